@@ -1,0 +1,59 @@
+"""One settings class read from a TOML file and ``TAILORCRM_`` environment variables."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///tailorcrm.db"
+
+
+def _default_data_dir() -> Path | None:
+    """``../shared/data`` beside the working directory when it exists (the staged data sets)."""
+    for base in (Path.cwd(), *Path.cwd().parents):
+        candidate = base.parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+        if (base / "pyproject.toml").exists():
+            break
+    return None
+
+
+class Settings(BaseSettings):
+    """Settings of one tailorcrm process; passed down as an argument, never read twice.
+
+    Order of precedence: explicit arguments, then ``TAILORCRM_*`` environment variables,
+    then the TOML file named by ``TAILORCRM_CONFIG`` (or ``tailorcrm.toml``), then defaults.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TAILORCRM_", extra="forbid")
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the data store.")
+    tenant: str = Field("default", description="Tenant used when a command names none.")
+    data_dir: Path | None = Field(default_factory=_default_data_dir, description="Public data sets.")
+    artifacts_dir: Path = Field(Path(".tailorcrm/artifacts"), description="Model artifacts.")
+    import_chunk_rows: int = Field(100_000, gt=0, description="Rows per streamed import chunk.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_request_bytes: int = Field(5_000_000, gt=0, description="Largest request body accepted.")
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Read the TOML file (if any), then the environment, then ``overrides`` (non-None)."""
+        import os
+
+        path = config_file or Path(os.environ.get("TAILORCRM_CONFIG", "tailorcrm.toml"))
+        file_values: dict[str, Any] = {}
+        if path.is_file():
+            with path.open("rb") as fh:
+                file_values = tomllib.load(fh).get("tailorcrm", {})
+        env_names = {name for name in cls.model_fields if f"TAILORCRM_{name.upper()}" in os.environ}
+        values = {k: v for k, v in file_values.items() if k not in env_names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,265 @@
+"""SQLAlchemy 2 tables of the data store: the source of truth for every tenant's CRM data.
+
+Custom-field values live in one JSON column per entity (``attributes``: JSON on SQLite, JSONB on
+PostgreSQL) rather than in real columns per field. Tenants share the tables, so per-tenant columns
+would mean DDL on every field change and tables that grow without bound; JSON keeps a field
+change a metadata change. Values stay filterable in SQL (``json_extract`` / ``->>``) and a field
+flagged ``indexed`` gets an expression index (see ``store/indexes.py``). Why and how is in
+``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY, so big ids are plain integers there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class Tenant(Base):
+    """An organization using tailorcrm; every other row belongs to exactly one."""
+
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """A tenant's API key: the public ``key_id`` and a hash of the secret, never the secret."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CustomField(Base):
+    """A custom field of customers, items or events for one tenant (see ``schema/fields.py``)."""
+
+    __tablename__ = "custom_fields"
+    __table_args__ = (UniqueConstraint("tenant_id", "entity", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(63))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventTypeRow(Base):
+    """One entry of a tenant's event-type catalog (see ``schema/event_types.py``)."""
+
+    __tablename__ = "event_types"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class Customer(Base):
+    """A customer of a tenant, known by the tenant's own ``customer_id``."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # consent: "granted" | "denied" | "unknown", each with the time it was last set
+    consent_personalization: Mapped[str] = mapped_column(String(8), default="unknown")
+    consent_personalization_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True)
+    consent_marketing: Mapped[str] = mapped_column(String(8), default="unknown")
+    consent_marketing_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Item(Base):
+    """A product, service or piece of content of a tenant, known by its ``item_id``."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("tenant_id", "item_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Event(Base):
+    """One interaction; ``customer_id``/``item_id`` are the tenant's external ids.
+
+    Events keep external ids (as Gorse's feedback table does) so that an import needs no id
+    look-up per row, and erasure of a customer is one indexed delete.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_events_tenant_customer_ts", "tenant_id", "customer_id", "ts"),
+        Index("ix_events_tenant_item", "tenant_id", "item_id"),
+        Index("ix_events_tenant_ts", "tenant_id", "ts"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    item_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    type: Mapped[str] = mapped_column(String(63))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class ImportRun(Base):
+    """One import: what was read, loaded, rejected, and its data-quality report."""
+
+    __tablename__ = "imports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class QuarantineRow(Base):
+    """A rejected source row: where it came from, which field, and why."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"), index=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    row_number: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class ConfigDoc(Base):
+    """A versioned config document of a tenant: a rule set, a strategy, an action, a need."""
+
+    __tablename__ = "config_docs"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "name", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Segment(Base):
+    """A customer's membership of a segment within a named segmentation (rfm, behaviour, ...)."""
+
+    __tablename__ = "customer_segments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "segmentation", "customer_id"),
+        Index("ix_segments_tenant_seg_name", "tenant_id", "segmentation", "segment"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    segmentation: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    segment: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NeedScore(Base):
+    """A customer's predicted score for one need, with the model version and reasons."""
+
+    __tablename__ = "need_scores"
+    __table_args__ = (UniqueConstraint("tenant_id", "need", "customer_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    need: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    score: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    reasons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    scored_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecommendationList(Base):
+    """A precomputed top-N list, stamped with the model version and the config hash it used."""
+
+    __tablename__ = "recommendation_lists"
+    __table_args__ = (UniqueConstraint("tenant_id", "strategy", "customer_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    strategy: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    model_version: Mapped[str] = mapped_column(String(64))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    items: Mapped[list[Any]] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelVersion(Base):
+    """A trained model artifact of a tenant: where its files are, its metrics, whether active."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    config_hash: Mapped[str] = mapped_column(String(64), default="")
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
