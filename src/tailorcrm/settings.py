@@ -34,7 +34,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the data store.")
     tenant: str = Field("default", description="Tenant used when a command names none.")
-    data_dir: Path | None = Field(default_factory=_default_data_dir, description="Public data sets.")
+    data_dir: Path | None = Field(default_factory=_default_data_dir, description="Data sets.")
     artifacts_dir: Path = Field(Path(".tailorcrm/artifacts"), description="Model artifacts.")
     import_chunk_rows: int = Field(100_000, gt=0, description="Rows per streamed import chunk.")
     log_level: str = Field("INFO", description="Python logging level.")

@@ -28,6 +28,27 @@ def _empty_events() -> pd.DataFrame:
     })
 
 
+def normalize_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Events with the canonical columns and dtypes; missing columns get defaults.
+
+    ``customer_id`` and ``item_id`` become strings (``item_id`` may stay missing); ``type``
+    defaults to ``purchase``, ``value`` to NaN, ``ts`` to the row order as seconds since the epoch.
+    """
+    ev = events.copy()
+    ev["customer_id"] = ev["customer_id"].astype(str)
+    ev["item_id"] = ev["item_id"].where(ev["item_id"].isna(), ev["item_id"].astype(str))
+    if "type" not in ev:
+        ev["type"] = "purchase"
+    if "value" not in ev:
+        ev["value"] = np.nan
+    ev["value"] = pd.to_numeric(ev["value"], errors="coerce").astype(float)
+    if "ts" not in ev:
+        ev["ts"] = pd.to_datetime(np.arange(len(ev)), unit="s", utc=True)
+    else:
+        ev["ts"] = pd.to_datetime(ev["ts"], utc=True)
+    return ev.reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Immutable view of one tenant's data, as models and analyses consume it.
@@ -78,26 +99,11 @@ class Dataset:
         items: pd.DataFrame | None = None,
         **kwargs: object,
     ) -> Dataset:
-        """A data set from an events frame; missing columns get defaults.
-
-        ``events`` needs ``customer_id`` and ``item_id``; ``type`` defaults to ``purchase``,
-        ``value`` to NaN, ``ts`` to the row order as seconds since the epoch.
-        """
-        ev = events.copy()
-        ev["customer_id"] = ev["customer_id"].astype(str)
-        ev["item_id"] = ev["item_id"].where(ev["item_id"].isna(), ev["item_id"].astype(str))
-        if "type" not in ev:
-            ev["type"] = "purchase"
-        if "value" not in ev:
-            ev["value"] = np.nan
-        ev["value"] = pd.to_numeric(ev["value"], errors="coerce").astype(float)
-        if "ts" not in ev:
-            ev["ts"] = pd.to_datetime(np.arange(len(ev)), unit="s", utc=True)
-        else:
-            ev["ts"] = pd.to_datetime(ev["ts"], utc=True)
-        ev = ev.reset_index(drop=True)
+        """A data set from an events frame (see ``normalize_events``) and optional tables."""
+        ev = normalize_events(events)
         if customers is None:
-            customers = pd.DataFrame(index=pd.Index(pd.unique(ev["customer_id"]), name="customer_id"))
+            ids = pd.Index(pd.unique(ev["customer_id"]), name="customer_id")
+            customers = pd.DataFrame(index=ids)
             customers["consent_personalization"] = "unknown"
             customers["consent_marketing"] = "unknown"
         if items is None:
@@ -112,7 +118,7 @@ class Dataset:
 
     def with_events(self, events: pd.DataFrame) -> Dataset:
         """The same customers, items and vocabularies with another set of events (a split)."""
-        return replace(self, events=events.reset_index(drop=True))
+        return replace(self, events=normalize_events(events))
 
     # -- views for models ---------------------------------------------------------------
     @property
@@ -174,10 +180,7 @@ class Dataset:
             frame = pd.DataFrame({"r": rows[ok], "c": cols[ok], "v": ev["value"].to_numpy()[ok]})
             frame = frame.dropna().drop_duplicates(["r", "c"], keep="last")
             return sparse.csr_matrix((frame["v"].to_numpy(float), (frame["r"], frame["c"])), shape)
-        if weighting == "count":
-            data = np.ones(int(ok.sum()))
-        else:
-            data = self.event_weights(ev)[ok]
+        data = np.ones(int(ok.sum())) if weighting == "count" else self.event_weights(ev)[ok]
         mat = sparse.csr_matrix((data, (rows[ok], cols[ok])), shape=shape, dtype=np.float64)
         mat.sum_duplicates()
         if weighting == "binary":

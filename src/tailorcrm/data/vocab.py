@@ -40,14 +40,16 @@ class Vocabulary:
     def __contains__(self, external_id: object) -> bool:
         return str(external_id) in self._index
 
-    def index(self, external_ids: Sequence[object] | np.ndarray | pd.Series) -> np.ndarray:
+    def index(
+        self, external_ids: Sequence[object] | np.ndarray | pd.Series | pd.Index
+    ) -> np.ndarray:
         """Indices of ``external_ids``; ``-1`` where an id is unknown."""
         keys = pd.Index(pd.Series(external_ids, dtype=object).astype(str))
         return np.asarray(self._index.get_indexer(keys), dtype=np.int64)
 
     def index_of(self, external_id: object) -> int:
         """Index of one id, ``-1`` if unknown."""
-        loc = self._index.get_indexer([str(external_id)])[0]
+        loc = self._index.get_indexer(pd.Index([str(external_id)]))[0]
         return int(loc)
 
     def id(self, idx: int) -> str:
