@@ -165,3 +165,21 @@ def test_clear_errors(planted: Dataset) -> None:
     data = Dataset(customers=empty, items=planted.items, events=planted.events)
     with pytest.raises(InsufficientDataError):
         analyze_need(data, ColumnNeed("none", "none"))
+
+
+def test_with_the_need_definitions(planted: Dataset) -> None:
+    from tailorcrm.needs.definitions import ChurnNeed, LabelNeed, SpendNeed
+
+    label = analyze_need(planted, LabelNeed(name="churn", field="churn"),
+                         config=AnalysisConfig(by_fields=("plan",)))
+    assert label.overall.n_positive == int(planted.customers["churn"].sum())
+    assert label.by_month == [] and label.cutoff is None
+    churn = ChurnNeed(name="churn_30d", horizon_days=30)
+    result = analyze_need(planted, churn, config=AnalysisConfig(by_fields=()))
+    assert result.kind == "rate" and len(result.by_month) >= 10
+    for est in result.by_month:
+        hand = churn.labels(planted, pd.Timestamp(est.month + "-01", tz="UTC"), check=False)
+        assert (est.n, est.n_positive) == (len(hand), int(hand.sum()))
+    spend = analyze_need(planted, SpendNeed(name="spend_30d", horizon_days=30),
+                         config=AnalysisConfig(by_fields=()))
+    assert spend.kind == "mean" and spend.overall.n_positive is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -178,8 +179,18 @@ def _by_group(labels: pd.Series, groups: pd.Series, kind: str,
 
 # -- cut-offs -----------------------------------------------------------------------------
 def _horizon(need: NeedLike) -> int | None:
+    if getattr(need, "derived", True) is False:
+        return None
     value = getattr(need, "horizon_days", None)
     return int(value) if value else None
+
+
+def _labels(need: NeedLike, data: Dataset, cutoff: pd.Timestamp | None) -> pd.Series:
+    """The need's labels, without its training-size check when it has one (rare needs are
+    still worth a rate)."""
+    if "check" in inspect.signature(need.labels).parameters:
+        return need.labels(data, cutoff, check=False)  # type: ignore[call-arg]
+    return need.labels(data, cutoff)
 
 
 def month_cutoffs(data: Dataset, horizon_days: int, max_months: int = 24) -> list[pd.Timestamp]:
@@ -233,8 +244,9 @@ def analyze_need(
     data:
         The tenant's data set.
     need:
-        A need definition: ``name`` and ``labels(data, cutoff)``; a ``horizon_days``
-        attribute marks a need derived from events after a cut-off.
+        A need definition (:mod:`tailorcrm.needs.definitions`, or anything with ``name`` and
+        ``labels(data, cutoff)``); ``derived`` and ``horizon_days`` mark a need derived from
+        events after a cut-off, ``task`` says binary or regression (else read off the labels).
     config:
         Which groupings, the confidence level, the months.
     segmentations:
@@ -252,10 +264,12 @@ def analyze_need(
     horizon = _horizon(need)
     if horizon is not None and cutoff is None:
         cutoff = default_cutoff(data, horizon)
-    labels = _clean_labels(need, need.labels(data, cutoff))
+    labels = _clean_labels(need, _labels(need, data, cutoff))
     if labels.empty:
         raise InsufficientDataError(f"need {need.name!r} has no labelled customers")
-    kind: Literal["rate", "mean"] = "rate" if _is_binary(labels) else "mean"
+    task = getattr(need, "task", None)
+    binary = _is_binary(labels) if task is None else task == "binary"
+    kind: Literal["rate", "mean"] = "rate" if binary else "mean"
     result = NeedAnalysis(
         need=need.name, kind=kind, confidence=cfg.confidence,
         ci_method=RATE_CI_METHOD if kind == "rate" else MEAN_CI_METHOD,
@@ -287,7 +301,7 @@ def _by_month(data: Dataset, need: NeedLike, horizon: int, kind: str,
     out: list[MonthEstimate] = []
     for month in month_cutoffs(data, horizon, cfg.max_months):
         try:
-            labels = _clean_labels(need, need.labels(data, month))
+            labels = _clean_labels(need, _labels(need, data, month))
         except InsufficientDataError as exc:
             logger.info("need %r at %s: %s", need.name, month.date(), exc.message)
             continue
