@@ -1,0 +1,83 @@
+"""The :class:`Store`: one object giving every repository of the data store, by purpose."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import StorageError
+from tailorcrm.store import loader
+from tailorcrm.store.engine import make_engine
+from tailorcrm.store.event_types import EventTypeRepository
+from tailorcrm.store.fields import FieldRepository
+from tailorcrm.store.migrate import upgrade
+from tailorcrm.store.tenants import TenantRepository
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """The data store of every tenant: repositories over one SQLAlchemy engine.
+
+    Open it with :meth:`open`; every repository method takes the tenant id first
+    (``tid = store.tenants.ensure("demo")``) and never reads or writes another tenant's rows.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.tenants = TenantRepository(engine)
+        self.fields = FieldRepository(engine)
+        self.event_types = EventTypeRepository(engine)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to ``url`` and (by default) migrate its schema to the newest revision.
+
+        Raises
+        ------
+        StorageError
+            When the database cannot be reached.
+        ConfigError
+            When the URL names an unsupported backend.
+        """
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            if migrate:
+                upgrade(engine)
+        except OperationalError as exc:
+            engine.dispose()
+            raise StorageError(f"cannot open the database: {exc.orig}",
+                               url=engine.url.render_as_string(hide_password=True)) from exc
+        return cls(engine)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def load_dataset(self, tid: int) -> Dataset:
+        """Everything one tenant has, as the in-memory Dataset models train on."""
+        fields = self.fields.list(tid)
+        event_types = self.event_types.list(tid)
+        with self.engine.connect() as conn:
+            data = loader.load_dataset(conn, tid, fields, event_types)
+        log.info("loaded tenant %d: %d customers, %d items, %d events", tid,
+                 len(data.customers), len(data.items), len(data.events))
+        return data
