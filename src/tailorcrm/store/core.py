@@ -11,9 +11,12 @@ from sqlalchemy.exc import OperationalError
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import StorageError
 from tailorcrm.store import loader
+from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
 from tailorcrm.store.event_types import EventTypeRepository
+from tailorcrm.store.events import EventRepository
 from tailorcrm.store.fields import FieldRepository
+from tailorcrm.store.items import ItemRepository
 from tailorcrm.store.migrate import upgrade
 from tailorcrm.store.tenants import TenantRepository
 
@@ -32,6 +35,9 @@ class Store:
         self.tenants = TenantRepository(engine)
         self.fields = FieldRepository(engine)
         self.event_types = EventTypeRepository(engine)
+        self.customers = CustomerRepository(engine, self.fields)
+        self.items = ItemRepository(engine, self.fields)
+        self.events = EventRepository(engine, self.fields, self.event_types)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:

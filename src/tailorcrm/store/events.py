@@ -1,0 +1,138 @@
+"""Events of a tenant: idempotent batch inserts, per-customer history, erasure."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tailorcrm.errors import ValidationError
+from tailorcrm.schema.fields import is_missing
+from tailorcrm.store.base import Repository, as_utc, to_utc
+from tailorcrm.store.event_types import EventTypeRepository
+from tailorcrm.store.fields import FieldRepository
+from tailorcrm.store.records import EventRecord
+from tailorcrm.store.tables import Event
+from tailorcrm.store.validation import RowErrors, split_row, validate_attributes
+
+BUILTIN = ("idempotency_key", "customer_id", "item_id", "type", "value", "ts", "timestamp")
+
+
+def event_key(customer_id: str, item_id: str | None, type_: str, ts: Any,
+              value: float | None) -> str:
+    """A deterministic idempotency key for an event that came without one."""
+    text = f"{customer_id}\x1f{item_id or ''}\x1f{type_}\x1f{ts.isoformat()}\x1f{value}"
+    return "h:" + hashlib.sha1(text.encode()).hexdigest()
+
+
+class EventRepository(Repository):
+    """Interactions, unique per (tenant, ``idempotency_key``)."""
+
+    def __init__(self, engine: Any, fields: FieldRepository,
+                 event_types: EventTypeRepository) -> None:
+        super().__init__(engine)
+        self._fields = fields
+        self._event_types = event_types
+
+    def add(self, tid: int, rows: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+        """Insert events, skipping those whose idempotency key is stored already.
+
+        A row gives ``customer_id``, ``type`` (from the tenant's catalog), ``ts`` (or
+        ``timestamp``), and optionally ``item_id``, ``value``, ``idempotency_key`` (derived from
+        the other values when absent) and custom values. All or nothing: a bad row raises
+        ValidationError naming row, field and reason.
+
+        Returns
+        -------
+        (inserted, duplicates)
+        """
+        specs = {f.name: f for f in self._fields.list(tid, "event")}
+        types = self._event_types.names(tid)
+        errors = RowErrors("event")
+        records: dict[str, dict[str, Any]] = {}
+        n_rows = 0
+        for i, row in enumerate(rows):
+            n_rows += 1
+            record = self._record(tid, i, row, specs, types, errors)
+            if record is not None:
+                records.setdefault(record["idempotency_key"], record)
+        errors.raise_if_any()
+        if not records:
+            return 0, n_rows
+        insert = pg_insert if self.backend == "postgresql" else sqlite_insert
+        stmt = insert(Event).on_conflict_do_nothing(
+            index_elements=[Event.tenant_id, Event.idempotency_key]).returning(Event.id)
+        with self._engine.begin() as conn:
+            inserted = len(conn.execute(stmt, list(records.values())).all())
+        return inserted, n_rows - inserted
+
+    def _record(self, tid: int, i: int, row: Mapping[str, Any], specs: Mapping[str, Any],
+                types: set[str], errors: RowErrors) -> dict[str, Any] | None:
+        base, attrs = split_row(row, BUILTIN)
+        customer_id = base.get("customer_id")
+        key = base.get("idempotency_key")
+        label = None if is_missing(key) else str(key)
+        before = errors.count
+        if is_missing(customer_id):
+            errors.add(i, label, "customer_id", "missing customer id")
+        type_ = str(base.get("type") or "").strip()
+        if type_ not in types:
+            errors.add(i, label, "type", f"unknown event type {type_!r}")
+        raw_ts = base.get("ts", base.get("timestamp"))
+        ts = None
+        try:
+            ts = to_utc(raw_ts)
+        except ValidationError as exc:
+            errors.add(i, label, "ts", exc.message)
+        value = base.get("value")
+        try:
+            value = None if value is None or is_missing(value) else float(value)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{base.get('value')!r} is not a finite number")
+        except (TypeError, ValueError) as exc:
+            errors.add(i, label, "value", str(exc))
+        item_id = base.get("item_id")
+        item_id = None if is_missing(item_id) else str(item_id).strip()
+        attributes = validate_attributes(specs, attrs, row=i, row_id=label, errors=errors,
+                                         new_row=True)
+        if errors.count > before or ts is None:
+            return None
+        customer = str(customer_id).strip()
+        return {
+            "tenant_id": tid,
+            "idempotency_key": label or event_key(customer, item_id, type_, ts, value),
+            "customer_id": customer, "item_id": item_id, "type": type_, "value": value,
+            "ts": ts, "attributes": attributes,
+        }
+
+    def for_customer(self, tid: int, customer_id: str, *, limit: int = 100,
+                     types: Iterable[str] | None = None) -> list[EventRecord]:
+        """A customer's events, newest first."""
+        stmt = select(Event).where(Event.tenant_id == tid, Event.customer_id == customer_id)
+        if types is not None:
+            stmt = stmt.where(Event.type.in_(list(types)))
+        stmt = stmt.order_by(Event.ts.desc(), Event.id.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).mappings()
+            return [EventRecord(
+                idempotency_key=r["idempotency_key"], customer_id=r["customer_id"],
+                item_id=r["item_id"], type=r["type"], value=r["value"],
+                ts=as_utc(r["ts"]), attributes=r["attributes"] or {}) for r in rows]
+
+    def count(self, tid: int) -> int:
+        """How many events the tenant has."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Event).where(
+                Event.tenant_id == tid)).scalar_one())
+
+    def delete_for_customer(self, tid: int, customer_id: str) -> int:
+        """Delete every event of one customer; returns how many."""
+        with self._engine.begin() as conn:
+            result = conn.execute(delete(Event).where(
+                Event.tenant_id == tid, Event.customer_id == customer_id))
+        return int(result.rowcount or 0)
