@@ -11,6 +11,7 @@ from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import ValidationError
 
 Split = tuple[pd.DataFrame, pd.DataFrame]
+Split_idx = tuple[np.ndarray, np.ndarray]
 
 
 def _check_columns(events: pd.DataFrame, *columns: str) -> None:
@@ -162,3 +163,22 @@ def temporal_cutoff(
 def to_datasets(base: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> tuple[Dataset, Dataset]:
     """Train and test Datasets sharing ``base``'s customers, items and vocabularies."""
     return base.with_events(train), base.with_events(test)
+
+
+def kfold(n_rows: int, *, n_splits: int = 5, random_state: int | None = 0) -> list[Split_idx]:
+    """Row-index folds as Surprise's ``KFold(n_splits, random_state, shuffle=True)``.
+
+    ``np.random.RandomState(random_state).shuffle(arange(n))``, then consecutive folds of
+    ``n // n_splits`` rows, the first ``n % n_splits`` folds one row longer.
+    """
+    if n_splits < 2 or n_splits > n_rows:
+        raise ValidationError("n_splits must be between 2 and the number of rows")
+    indices = np.arange(n_rows)
+    np.random.RandomState(random_state).shuffle(indices)
+    folds: list[Split_idx] = []
+    stop = 0
+    for fold in range(n_splits):
+        start = stop
+        stop += n_rows // n_splits + (1 if fold < n_rows % n_splits else 0)
+        folds.append((np.concatenate([indices[:start], indices[stop:]]), indices[start:stop]))
+    return folds
