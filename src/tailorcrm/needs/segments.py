@@ -1,0 +1,330 @@
+"""Behavioural segments: k-means on standardized customer features, k by silhouette, in words."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import InsufficientDataError
+from tailorcrm.needs.behaviour import behaviour_features, is_heavy_tailed
+from tailorcrm.needs.definitions import as_utc
+from tailorcrm.needs.rfm import default_reference
+from tailorcrm.schema.fields import FieldType
+
+logger = logging.getLogger(__name__)
+
+SEGMENTATION = "behaviour"
+"""Name of the stored segmentation (``store.segments``) behavioural segments go to."""
+ONE_HOT_SEP = "="
+"""One-hot columns are named ``field=value``."""
+DEFAULT_BEHAVIOUR = ("recency_purchase_days", "frequency", "monetary", "avg_order_value",
+                     "return_rate", "service_tickets", "feedback_mean")
+
+
+class SegmentationConfig(BaseModel):
+    """How customers are clustered and how segments are described."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k_min: int = Field(2, ge=2)
+    k_max: int = Field(8, ge=2)
+    silhouette_sample: int = Field(3000, ge=100, description="Rows used to choose k.")
+    n_init: int = Field(10, ge=1)
+    random_state: int = 0
+    behaviour_columns: tuple[str, ...] | None = Field(
+        DEFAULT_BEHAVIOUR, description="Behavioural features used (None: all, with shares).")
+    category_shares: bool = True
+    custom_fields: bool = True
+    cluster_on_enums: bool = Field(
+        False, description="Cluster on one-hot enum columns too; by default they only describe "
+        "segments (0/1 columns split customers into many small, spurious clusters).")
+    log_heavy_tailed: bool = True
+    describe_top: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> SegmentationConfig:
+        if self.k_max < self.k_min:
+            raise ValueError("k_max must be at least k_min")
+        return self
+
+
+class FeatureDifference(BaseModel):
+    """How one feature differs in a segment from the whole population."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str
+    segment_mean: float
+    population_mean: float
+    standardized_difference: float
+    text: str
+
+
+class SegmentProfile(BaseModel):
+    """One segment: its size and what sets it apart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: str
+    n: int
+    share: float
+    description: str
+    differences: list[FeatureDifference]
+
+
+class KScore(BaseModel):
+    """Silhouette of one candidate k."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int
+    silhouette: float
+
+
+class SegmentationProfile(BaseModel):
+    """A stored segmentation's profile: method, chosen k, features and each segment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    method: str = "kmeans"
+    reference: str
+    k: int
+    silhouette: list[KScore]
+    features: list[str]
+    random_state: int
+    segments: list[SegmentProfile]
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Segments of customers (``assignment``: segment per ``customer_id``) and their profile."""
+
+    assignment: pd.Series
+    profile: SegmentationProfile
+
+
+# -- features -----------------------------------------------------------------------------
+def custom_feature_frame(data: Dataset, customers: pd.Index) -> pd.DataFrame:
+    """Customer fields flagged ``feature``: numbers and booleans as is, enums one-hot."""
+    out = pd.DataFrame(index=customers)
+    cust = data.customers.copy()
+    cust.index = cust.index.astype(str)
+    cust = cust.reindex(customers)
+    for spec in data.customer_fields:
+        if not spec.feature or spec.name not in cust.columns:
+            continue
+        col = cust[spec.name]
+        if spec.type in (FieldType.NUMBER, FieldType.INTEGER):
+            values = pd.to_numeric(col, errors="coerce").astype(float)
+            out[spec.name] = values.fillna(values.median() if values.notna().any() else 0.0)
+        elif spec.type is FieldType.BOOLEAN:
+            out[spec.name] = col.map(lambda v: 1.0 if v is True or v == 1 else 0.0)
+        elif spec.type is FieldType.ENUM:
+            text = col.astype(object)
+            for value in spec.enum_values:
+                out[f"{spec.name}{ONE_HOT_SEP}{value}"] = (text == value).astype(float)
+    return out
+
+
+def customer_features(
+    data: Dataset,
+    reference: dt.datetime | pd.Timestamp | None = None,
+    config: SegmentationConfig | None = None,
+) -> pd.DataFrame:
+    """Raw (unscaled) features of every customer at ``reference`` for clustering.
+
+    Behavioural features come from :func:`tailorcrm.needs.behaviour.behaviour_features`
+    (point-in-time, events before ``reference``), with category shares, plus custom fields
+    flagged as features.
+    """
+    cfg = config or SegmentationConfig()
+    ref = default_reference(data) if reference is None else as_utc(reference)
+    ids = pd.Index(sorted(set(data.customers.index.astype(str))
+                          | set(data.events["customer_id"].astype(str))), name="customer_id")
+    beh = behaviour_features(data, ids, ref)
+    cols = [c for c in beh.columns if cfg.behaviour_columns is None
+            or c in cfg.behaviour_columns or (cfg.category_shares and c.startswith("share_"))]
+    parts = [beh[cols]]
+    if cfg.custom_fields:
+        parts.append(custom_feature_frame(data, ids))
+    return pd.concat(parts, axis=1)
+
+
+def _model_space(raw: pd.DataFrame, cfg: SegmentationConfig) -> pd.DataFrame:
+    """Log1p of heavy-tailed counts and amounts, constant columns dropped."""
+    out = raw.astype(float).copy()
+    if not cfg.cluster_on_enums:
+        out = out[[c for c in out.columns if ONE_HOT_SEP not in c]]
+    if cfg.log_heavy_tailed:
+        for col in out.columns:
+            if is_heavy_tailed(col) and (out[col] >= 0).all():
+                out[col] = np.log1p(out[col])
+    keep = [c for c in out.columns if out[c].std(ddof=0) > 1e-12]
+    return out[keep]
+
+
+def block_weights(columns: pd.Index) -> np.ndarray:
+    """Weight ``1/sqrt(m)`` for each of the ``m`` columns of a one-hot field or of the
+    category shares, 1 for every other column.
+
+    After standardizing, a block of ``m`` columns then carries the variance of one feature, so
+    an enum with many values (or many categories) does not outvote the behaviour.
+    """
+    blocks = pd.Series([c.split(ONE_HOT_SEP, 1)[0] if ONE_HOT_SEP in c
+                        else "share_" if c.startswith("share_") else c for c in columns])
+    sizes = blocks.map(blocks.value_counts())
+    return np.asarray(1.0 / np.sqrt(sizes.to_numpy(dtype=np.float64)))
+
+
+# -- clustering ---------------------------------------------------------------------------
+def choose_k(x: np.ndarray, cfg: SegmentationConfig) -> tuple[int, list[KScore]]:
+    """The k in ``k_min..k_max`` with the best silhouette on a random sample of rows."""
+    rng = np.random.default_rng(cfg.random_state)
+    sample = x if len(x) <= cfg.silhouette_sample else x[
+        np.sort(rng.choice(len(x), cfg.silhouette_sample, replace=False))]
+    scores: list[KScore] = []
+    distinct = len(np.unique(sample, axis=0))  # k-means cannot make more clusters than points
+    for k in range(cfg.k_min, min(cfg.k_max, len(sample) - 1, distinct) + 1):
+        labels = KMeans(n_clusters=k, n_init=cfg.n_init,
+                        random_state=cfg.random_state).fit_predict(sample)
+        if len(set(labels)) < 2:
+            continue
+        scores.append(KScore(k=k, silhouette=float(silhouette_score(sample, labels))))
+    if not scores:
+        raise InsufficientDataError("customers do not split into segments (too few or identical)")
+    best = max(scores, key=lambda s: (s.silhouette, -s.k))
+    return best.k, scores
+
+
+def behavioural_segments(
+    data: Dataset,
+    *,
+    features: pd.DataFrame | None = None,
+    reference: dt.datetime | pd.Timestamp | None = None,
+    config: SegmentationConfig | None = None,
+    name: str = SEGMENTATION,
+) -> Segmentation:
+    """Cluster customers with k-means on standardized features and describe each segment.
+
+    Parameters
+    ----------
+    data:
+        The tenant's data set.
+    features:
+        Raw numeric features per customer (index ``customer_id``); default
+        :func:`customer_features` at ``reference``. One-hot columns are named ``field=value``.
+    reference:
+        Point in time of the behavioural features; default the day after the last event.
+    config:
+        k range, sampling, seed and feature choice.
+    name:
+        Name of the segmentation (``store.segments`` key).
+
+    Returns
+    -------
+    Segmentation
+        Segments ``segment_1`` (the largest) .. ``segment_k`` per customer, and the profile.
+    """
+    cfg = config or SegmentationConfig()
+    ref = default_reference(data) if reference is None else as_utc(reference)
+    raw = customer_features(data, ref, cfg) if features is None else features.astype(float)
+    raw = raw.fillna(0.0)
+    space = _model_space(raw, cfg)
+    if len(space) < max(10, cfg.k_min + 1) or space.shape[1] == 0:
+        raise InsufficientDataError(
+            f"{len(space)} customers with {space.shape[1]} varying features cannot be segmented",
+            customers=len(space), features=space.shape[1])
+    x = StandardScaler().fit_transform(space.to_numpy()) * block_weights(space.columns)
+    k, scores = choose_k(x, cfg)
+    labels = KMeans(n_clusters=k, n_init=cfg.n_init, random_state=cfg.random_state).fit_predict(x)
+    # Name segments by size (largest first) so names do not depend on k-means' label order.
+    sizes = pd.Series(labels).value_counts()
+    order = sorted(sizes.index, key=lambda lab: (-sizes[lab], int(lab)))
+    rename = {lab: f"segment_{i + 1}" for i, lab in enumerate(order)}
+    assignment = pd.Series([rename[lab] for lab in labels], index=raw.index.astype(str),
+                           name=name)
+    z = _standardized(raw, space)
+    segments = [describe_segment(seg, raw, z, assignment, cfg.describe_top)
+                for seg in sorted(set(assignment), key=lambda s: int(s.split("_")[1]))]
+    profile = SegmentationProfile(name=name, reference=ref.isoformat(), k=k, silhouette=scores,
+                                  features=list(space.columns), random_state=cfg.random_state,
+                                  segments=segments)
+    logger.info("segmentation %s: k=%d (silhouette %.3f) over %d customers", name, k,
+                max(s.silhouette for s in scores), len(assignment))
+    return Segmentation(assignment=assignment, profile=profile)
+
+
+# -- descriptions -------------------------------------------------------------------------
+def _standardized(raw: pd.DataFrame, space: pd.DataFrame) -> pd.DataFrame:
+    """Every varying column standardized: the clustering space, plus describe-only columns."""
+    extra = raw[[c for c in raw.columns if c not in space.columns]].astype(float)
+    full = pd.concat([space, extra[[c for c in extra.columns
+                                    if extra[c].std(ddof=0) > 1e-12]]], axis=1)
+    return (full - full.mean()) / full.std(ddof=0)
+
+
+FEATURE_WORDS: dict[str, str] = {
+    "recency_purchase_days": "days since last purchase", "recency_any_days": "days since last "
+    "activity", "frequency": "purchase days", "monetary": "spend", "avg_order_value":
+    "average order value", "return_rate": "return rate", "service_tickets": "service tickets",
+    "feedback_mean": "feedback score", "tenure_days": "days as a customer",
+    "events_total": "events", "purchases_total": "purchases", "returns": "returns",
+}
+
+
+def _label(feature: str) -> str:
+    if feature in FEATURE_WORDS:
+        return FEATURE_WORDS[feature]
+    if feature.startswith("share_"):
+        return f"share of {feature.removeprefix('share_').replace('_', ' ')}"
+    if ONE_HOT_SEP in feature:
+        field, value = feature.split(ONE_HOT_SEP, 1)
+        return f"{field} = {value}"
+    return feature.replace("_", " ")
+
+
+def describe_difference(feature: str, seg_mean: float, pop_mean: float, column: pd.Series) -> str:
+    """A feature's difference in words: ``monetary 2.3× average``, ``plan = pro 64% vs 20%``."""
+    values = column.to_numpy(dtype=np.float64)
+    if ((values >= 0) & (values <= 1)).all() and (feature.startswith("share_")
+                                                   or ONE_HOT_SEP in feature
+                                                   or set(np.unique(values)) <= {0.0, 1.0}):
+        return f"{_label(feature)} {seg_mean:.0%} vs {pop_mean:.0%}"
+    if (values >= 0).all() and pop_mean > 0:
+        ratio = seg_mean / pop_mean
+        return f"{_label(feature)} {ratio:.1f}× average" if ratio >= 0.95 else (
+            f"{_label(feature)} {ratio:.2g}× average")
+    return f"{_label(feature)} {seg_mean:.3g} vs {pop_mean:.3g} average"
+
+
+def describe_segment(segment: str, raw: pd.DataFrame, z: pd.DataFrame, assignment: pd.Series,
+                     top: int = 3) -> SegmentProfile:
+    """What sets ``segment`` apart: features with the largest standardized mean difference.
+
+    Differences are ranked in the clustering space (standardized, log of counts), the space
+    k-means saw; they are worded in the raw units.
+    """
+    mask = (assignment == segment).to_numpy()
+    diffs = z[mask].mean(axis=0)  # the population mean of a standardized column is 0
+    ranked: Sequence[str] = list(diffs.abs().sort_values(ascending=False, kind="stable")
+                                 .index[:top])
+    out: list[FeatureDifference] = []
+    for feat in ranked:
+        seg_mean, pop_mean = float(raw.loc[mask, feat].mean()), float(raw[feat].mean())
+        out.append(FeatureDifference(
+            feature=feat, segment_mean=seg_mean, population_mean=pop_mean,
+            standardized_difference=float(diffs[feat]),
+            text=describe_difference(feat, seg_mean, pop_mean, raw[feat])))
+    return SegmentProfile(segment=segment, n=int(mask.sum()), share=float(mask.mean()),
+                          description="; ".join(d.text for d in out), differences=out)
