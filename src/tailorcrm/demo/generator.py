@@ -1,0 +1,92 @@
+"""Entry point of the demo generator: ``generate(config) -> DemoData``, deterministic per seed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tailorcrm.data.dataset import Dataset
+from tailorcrm.demo.churn import plant_churn
+from tailorcrm.demo.config import DemoConfig
+from tailorcrm.demo.customers import make_customers
+from tailorcrm.demo.events import make_events
+from tailorcrm.demo.fields import custom_fields
+from tailorcrm.demo.items import make_items
+from tailorcrm.demo.latent import plant_space
+from tailorcrm.demo.truth import DemoTruth, build_truth
+from tailorcrm.schema.fields import FieldSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """A generated demo CRM: the three frames tailorcrm imports, and what was planted.
+
+    Attributes
+    ----------
+    config:
+        The config it was generated from.
+    customers:
+        ``customer_id``, ``consent_personalization``, ``consent_marketing``, then the customer
+        custom fields (``custom_fields("customer")``); lists are Python lists.
+    items:
+        ``item_id``, ``title``, ``description``, ``categories`` (list), ``price``,
+        ``available``, then the item custom fields.
+    events:
+        ``idempotency_key``, ``customer_id``, ``item_id`` (None for service tickets),
+        ``type``, ``value`` (NaN if none), ``timestamp`` (``datetime64[ns, UTC]``), then the
+        event custom fields ``channel``, ``amount``, ``topic``; in time order.
+    truth:
+        The ground truth (``DemoTruth``).
+    """
+
+    config: DemoConfig
+    customers: pd.DataFrame
+    items: pd.DataFrame
+    events: pd.DataFrame
+    truth: DemoTruth
+
+    def fields(self) -> list[FieldSpec]:
+        """The custom-field specs the frames follow."""
+        return custom_fields()
+
+    def to_dataset(self) -> Dataset:
+        """The same data as a ``Dataset``, the shape models consume (no store needed).
+
+        Events keep ``customer_id``, ``item_id``, ``type``, ``value`` and ``ts`` plus the
+        event custom fields as extra columns.
+        """
+        customers = self.customers.set_index("customer_id")
+        items = self.items.set_index("item_id")
+        events = self.events.drop(columns=["idempotency_key"]).rename(columns={"timestamp": "ts"})
+        return Dataset(
+            customers=customers,
+            items=items,
+            events=events,
+            customer_fields=tuple(custom_fields("customer")),
+            item_fields=tuple(custom_fields("item")),
+        )
+
+
+def generate(config: DemoConfig | None = None) -> DemoData:
+    """Generate the demo CRM for ``config`` (defaults: 2,000 customers, 300 items)."""
+    config = config or DemoConfig()
+    started = time.perf_counter()
+    # One independent stream per stage, so changing one stage leaves the others' draws alone.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)]
+    space = plant_space(config, streams[0])
+    items = make_items(config, space, streams[1])
+    customers = make_customers(config, space, streams[2])
+    churn = plant_churn(config, customers, streams[3])
+    events = make_events(config, customers, items, churn, streams[4])
+    truth = build_truth(config, space, customers, items, churn)
+    logger.info("demo data: %d customers, %d items, %d events in %.2f s",
+                len(customers.frame), len(items.frame), len(events),
+                time.perf_counter() - started)
+    return DemoData(config=config, customers=customers.frame, items=items.frame, events=events,
+                    truth=truth)
