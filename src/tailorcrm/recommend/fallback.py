@@ -1,0 +1,129 @@
+"""Fallback chain for cold start: the first model that can score a customer answers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import ConfigError
+from tailorcrm.recommend.base import ModelConfig, Recommender, training_matrix
+from tailorcrm.recommend.hybrid import ComponentSpec
+from tailorcrm.recommend.reasons import Reason
+
+
+class FallbackConfig(ModelConfig):
+    """The chain, most personal first (e.g. hybrid → segment popularity → popularity)."""
+
+    models: tuple[ComponentSpec, ...] = Field(min_length=1)
+
+
+class FallbackChain(Recommender):
+    """Asks each model in turn; a model whose row is all NaN defers to the next.
+
+    As Surprise's ``PredictionImpossible``, the chain records who answered:
+    :meth:`score_with_source` returns, per customer, the name of the model that did.
+    """
+
+    name = "fallback"
+    config_class = FallbackConfig
+    config: FallbackConfig
+    scores_cold_items = True
+
+    def __init__(self, config: FallbackConfig | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        from tailorcrm.recommend.registry import build_model
+
+        self.models = [build_model(c.kind, c.config) for c in self.config.models]
+
+    @classmethod
+    def of(cls, models: list[Recommender]) -> FallbackChain:
+        """A chain of existing model objects (kept as they are, fitted or not)."""
+        specs = [ComponentSpec(kind=m.name, config=m.config.model_dump(mode="json"))
+                 for m in models]
+        chain = cls(FallbackConfig(models=tuple(specs)))
+        chain.models = list(models)
+        return chain
+
+    @property
+    def model_names(self) -> list[str]:
+        return [f"{i}_{m.name}" for i, m in enumerate(self.models)]
+
+    def fit(self, data: Dataset) -> Self:
+        for model in self.models:
+            model.fit(data)
+        self.history_ = training_matrix(data, "count")
+        self.n_customers_, self.n_items_ = self.history_.shape
+        return self
+
+    def score_with_source(self, customer_idx: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+        """Score rows and, per row, the name of the model that answered (None: nobody)."""
+        self._check_fitted()
+        idx = np.asarray(customer_idx, dtype=np.int64).ravel()
+        out = np.full((len(idx), self.n_items_), np.nan)
+        source: list[str | None] = [None] * len(idx)
+        pending = np.arange(len(idx))
+        for model in self.models:
+            if not len(pending):
+                break
+            rows = model.score_many(idx[pending])
+            answered = ~np.all(np.isnan(rows), axis=1)
+            out[pending[answered]] = rows[answered]
+            for i in pending[answered]:
+                source[i] = model.name
+            pending = pending[~answered]
+        return out, source
+
+    def answering_model(self, customer_idx: int) -> str | None:
+        """The name of the model that answers for one customer."""
+        return self.score_with_source(np.asarray([customer_idx]))[1][0]
+
+    def _score_rows(self, customer_idx: np.ndarray) -> np.ndarray:
+        return self.score_with_source(customer_idx)[0]
+
+    def _scores_from_histories(self, histories: np.ndarray) -> np.ndarray:
+        # Composite: an empty history is a question for the components (popularity answers).
+        return self._scores_from_history(histories)
+
+    def _scores_from_history(self, histories: np.ndarray) -> np.ndarray:
+        return np.vstack([self._first([m.fold_in(h) for m in self.models]) for h in histories])
+
+    def fold_in_events(self, data: Dataset, events: pd.DataFrame) -> np.ndarray:
+        return self._first([m.fold_in_events(data, events) for m in self.models])
+
+    def _first(self, rows: list[np.ndarray]) -> np.ndarray:
+        for row in rows:
+            if not np.all(np.isnan(row)):
+                return row
+        return rows[-1]
+
+    def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
+        self._check_fitted()
+        for model in self.models:
+            if not np.all(np.isnan(model.score(customer_idx))):
+                return model.explain(customer_idx, item_idx)
+        return []
+
+    def save(self, path: str | Path) -> Path:
+        folder = super().save(path)
+        for name, model in zip(self.model_names, self.models, strict=True):
+            sub = folder / name
+            if sub.exists():
+                shutil.rmtree(sub)
+            model.save(sub)
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        from tailorcrm.recommend.registry import load_model
+
+        chain = super().load(path)
+        chain.models = [load_model(Path(path) / n) for n in chain.model_names]
+        if any(m.name != c.kind for m, c in zip(chain.models, chain.config.models, strict=True)):
+            raise ConfigError(f"models saved at {path} do not match the chain config")
+        return chain

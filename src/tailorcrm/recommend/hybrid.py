@@ -1,0 +1,195 @@
+"""Hybrid: a weighted blend of any recommenders with per-customer score normalization."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import ConfigError
+from tailorcrm.recommend.base import ModelConfig, Recommender, training_matrix
+from tailorcrm.recommend.reasons import Reason
+
+log = logging.getLogger(__name__)
+
+Normalization = Literal["zscore", "minmax", "std", "none"]
+
+
+class ComponentSpec(ModelConfig):
+    """One blended model: its kind, its weight, and its own config (validated at build)."""
+
+    kind: str
+    weight: float = Field(1.0, ge=0)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class HybridConfig(ModelConfig):
+    """A blend: ``components`` and how their scores are made comparable.
+
+    ``normalize``: ``zscore`` centres and scales each customer's scores over the items not
+    yet in their history; ``std`` only scales (keeps each model's zero); ``minmax`` maps them
+    to [0, 1]; ``none`` blends raw scores.
+    """
+
+    components: tuple[ComponentSpec, ...] = Field(min_length=1)
+    normalize: Normalization = "zscore"
+
+
+def normalize_rows(scores: np.ndarray, seen: np.ndarray, how: Normalization) -> np.ndarray:
+    """Per-row normalization over candidate (unseen, non-NaN) items; NaN stays NaN."""
+    if how == "none":
+        return scores
+    candidates = np.where(seen, np.nan, scores)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
+        if how == "minmax":
+            low = np.nanmin(candidates, axis=1, keepdims=True)
+            span = np.nanmax(candidates, axis=1, keepdims=True) - low
+            return (scores - low) / np.where(span > 0, span, 1.0)
+        std = np.nanstd(candidates, axis=1, keepdims=True)
+        std = np.where(std > 0, std, 1.0)
+        if how == "std":
+            return scores / std
+        return (scores - np.nanmean(candidates, axis=1, keepdims=True)) / std
+
+
+class Hybrid(Recommender):
+    """Blends its components: ``Σ w_c · norm(s_c)`` over the components that can score.
+
+    A component with NaN for an item adds nothing to it (a cold item is still scored by
+    content); an item no component can score stays NaN. Components are composed, not
+    inherited: any fitted or unfitted :class:`Recommender` can be one.
+    """
+
+    name = "hybrid"
+    config_class = HybridConfig
+    config: HybridConfig
+    scores_cold_items = True
+
+    def __init__(self, config: HybridConfig | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        from tailorcrm.recommend.registry import build_model
+
+        self.models = [build_model(c.kind, c.config) for c in self.config.components]
+
+    @classmethod
+    def of(cls, models: list[tuple[Recommender, float]], normalize: Normalization = "zscore"
+           ) -> Hybrid:
+        """A hybrid of existing model objects (kept as they are, fitted or not)."""
+        specs = [ComponentSpec(kind=m.name, weight=w, config=m.config.model_dump(mode="json"))
+                 for m, w in models]
+        hybrid = cls(HybridConfig(components=tuple(specs), normalize=normalize))
+        hybrid.models = [m for m, _ in models]
+        return hybrid
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.asarray([c.weight for c in self.config.components], dtype=np.float64)
+
+    @property
+    def component_names(self) -> list[str]:
+        return [f"{i}_{m.name}" for i, m in enumerate(self.models)]
+
+    def fit(self, data: Dataset) -> Self:
+        for model in self.models:
+            model.fit(data)
+        self._set_shape(data)
+        return self
+
+    def _set_shape(self, data: Dataset) -> None:
+        self.history_ = training_matrix(data, "count")
+        self.n_customers_, self.n_items_ = self.history_.shape
+
+    def _blend(self, parts: list[np.ndarray], seen: np.ndarray) -> np.ndarray:
+        total = np.zeros(parts[0].shape)
+        scored = np.zeros(parts[0].shape, dtype=bool)
+        for w, part in zip(self.weights, parts, strict=True):
+            if w == 0:
+                continue
+            normed = normalize_rows(part, seen, self.config.normalize)
+            ok = ~np.isnan(normed)
+            total[ok] += w * normed[ok]
+            scored |= ok
+        total[~scored] = np.nan
+        return total
+
+    def component_scores(self, customer_idx: np.ndarray) -> list[np.ndarray]:
+        """Each component's raw score rows for these customers."""
+        return [m.score_many(customer_idx) for m in self.models]
+
+    def _score_rows(self, customer_idx: np.ndarray) -> np.ndarray:
+        seen = self._seen(customer_idx)
+        return self._blend(self.component_scores(customer_idx), seen)
+
+    def _seen(self, customer_idx: np.ndarray) -> np.ndarray:
+        seen = np.zeros((len(customer_idx), self.n_items_), dtype=bool)
+        known = (customer_idx >= 0) & (customer_idx < self.n_customers_)
+        seen[known] = self.history_[customer_idx[known]].toarray() > 0
+        return seen
+
+    def _scores_from_histories(self, histories: np.ndarray) -> np.ndarray:
+        # Composite: an empty history is a question for the components (popularity answers).
+        return self._scores_from_history(histories)
+
+    def _scores_from_history(self, histories: np.ndarray) -> np.ndarray:
+        parts = [m.fold_in(h) for m in self.models for h in histories]
+        rows = len(histories)
+        stacked = [np.vstack(parts[i * rows:(i + 1) * rows]) for i in range(len(self.models))]
+        return self._blend(stacked, histories > 0)
+
+    def fold_in_events(self, data: Dataset, events: pd.DataFrame) -> np.ndarray:
+        from tailorcrm.recommend.base import history_row
+
+        parts = [m.fold_in_events(data, events)[None, :] for m in self.models]
+        seen = history_row(data, events, "count")[None, :] > 0
+        return self._blend(parts, seen)[0]
+
+    def contributions(self, customer_idx: int, item_idx: int) -> dict[str, float]:
+        """Each component's weighted, normalized share of one item's blended score."""
+        idx = np.asarray([customer_idx])
+        seen = self._seen(idx)
+        out = {}
+        for name, w, m in zip(self.component_names, self.weights, self.models, strict=True):
+            normed = normalize_rows(m.score_many(idx), seen, self.config.normalize)[0, item_idx]
+            out[name] = 0.0 if np.isnan(normed) else float(w * normed)
+        return out
+
+    def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
+        self._check_fitted()
+        shares = self.contributions(customer_idx, item_idx)
+        if not shares:
+            return []
+        top_name = max(shares, key=lambda k: shares[k])
+        top = self.models[self.component_names.index(top_name)]
+        reasons = [Reason("model", f"top model: {top.name}", 1.0, top.name)]
+        reasons += top.explain(customer_idx, item_idx)
+        return reasons
+
+    # -- persistence: one sub-folder per component ----------------------------------------
+    def save(self, path: str | Path) -> Path:
+        folder = super().save(path)
+        for name, model in zip(self.component_names, self.models, strict=True):
+            sub = folder / name
+            if sub.exists():
+                shutil.rmtree(sub)
+            model.save(sub)
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        from tailorcrm.recommend.registry import load_model
+
+        hybrid = super().load(path)
+        folder = Path(path)
+        hybrid.models = [load_model(folder / n) for n in hybrid.component_names]
+        if any(m.name != c.kind for m, c in zip(hybrid.models, hybrid.config.components,
+                                                  strict=True)):
+            raise ConfigError(f"components saved at {path} do not match the hybrid config")
+        return hybrid
