@@ -1,0 +1,73 @@
+"""``tailorcrm evaluate``: offline evaluation of recommenders on an interaction file."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tailorcrm.cli.common import console, handle_errors
+from tailorcrm.evaluation.loaders import InteractionFormat, read_interactions
+from tailorcrm.evaluation.runner import EvaluationConfig, ModelSpec, evaluate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS = "popularity,itemknn,userknn,als,ease"
+
+
+@handle_errors
+def evaluate_command(
+    interactions: Annotated[Path, typer.Option(
+        "--interactions", help="Events file (u.data for --format movielens, else a CSV).")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="movielens (tab-separated user item rating timestamp) or csv.")] = "csv",
+    protocol: Annotated[str, typer.Option(
+        help="stratified-item, temporal, leave-last-out or cutoff.")] = "stratified-item",
+    ratio: Annotated[float, typer.Option(help="Train share of each item/customer.")] = 0.75,
+    seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 42,
+    k: Annotated[int, typer.Option("--k", help="Length of each top-k list.")] = 10,
+    holdout_weeks: Annotated[float, typer.Option(help="Weeks held out by 'cutoff'.")] = 8.0,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write the results document here.")] = None,
+    models: Annotated[str, typer.Option(
+        help="Comma-separated model kinds to evaluate.")] = DEFAULT_MODELS,
+    default: Annotated[bool, typer.Option(
+        "--default/--no-default", help="Also evaluate the default hybrid as 'default'.")] = True,
+) -> None:
+    """Split the events, fit every model on train, and score top-k lists on test."""
+    config = EvaluationConfig.model_validate({
+        "protocol": protocol, "ratio": ratio, "seed": seed, "k": k,
+        "holdout_weeks": holdout_weeks, "include_default": default,
+        "models": {name: ModelSpec(kind=name)
+                   for name in (m.strip() for m in models.split(",")) if name},
+    })
+    events = read_interactions(interactions, _format(fmt))
+    result = evaluate(events, config, dataset=interactions.name)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+    console.print(_table(result))
+
+
+def _format(value: str) -> InteractionFormat:
+    if value not in ("movielens", "csv"):
+        raise typer.BadParameter("--format must be movielens or csv")
+    return "movielens" if value == "movielens" else "csv"
+
+
+def _table(result: dict[str, Any]) -> Table:
+    k = result["k"]
+    columns = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", "map", "train_seconds",
+               "recommend_seconds"]
+    table = Table(title=f"{result['dataset']} · {result['protocol']} · k={k}")
+    table.add_column("model")
+    for col in columns:
+        table.add_column(col, justify="right")
+    for name, row in result["models"].items():
+        table.add_row(name, *(f"{row[c]:.4f}" if "seconds" not in c else f"{row[c]:.2f}"
+                              for c in columns))
+    return table
