@@ -14,6 +14,7 @@ app = typer.Typer(
 # Command groups register themselves here, one line each (see tailorcrm/cli/*.py).
 app.command("evaluate")(__import__("tailorcrm.cli.evaluate", fromlist=["_"]).evaluate_command)
 app.command("demo-data")(__import__("tailorcrm.cli.demo_data", fromlist=["_"]).demo_data_command)
+app.add_typer(__import__("tailorcrm.cli.needs", fromlist=["_"]).app, name="needs")
 
 
 def main() -> None:  # pragma: no cover - console entry
