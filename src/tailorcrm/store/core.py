@@ -11,13 +11,21 @@ from sqlalchemy.exc import OperationalError
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import StorageError
 from tailorcrm.store import loader
+from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
+from tailorcrm.store.erasure import erase_customer
 from tailorcrm.store.event_types import EventTypeRepository
 from tailorcrm.store.events import EventRepository
 from tailorcrm.store.fields import FieldRepository
+from tailorcrm.store.imports import ImportRepository
 from tailorcrm.store.items import ItemRepository
+from tailorcrm.store.keys import ApiKeyRepository
 from tailorcrm.store.migrate import upgrade
+from tailorcrm.store.models import ModelRepository
+from tailorcrm.store.need_scores import NeedScoreRepository
+from tailorcrm.store.recommendations import RecommendationRepository
+from tailorcrm.store.segments import SegmentRepository
 from tailorcrm.store.tenants import TenantRepository
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,14 @@ class Store:
         self.customers = CustomerRepository(engine, self.fields)
         self.items = ItemRepository(engine, self.fields)
         self.events = EventRepository(engine, self.fields, self.event_types)
+        self.keys = ApiKeyRepository(engine)
+        self.imports = ImportRepository(engine)
+        self.configs = ConfigRepository(engine)
+        # precomputed results (the cache) and the model registry
+        self.segments = SegmentRepository(engine)
+        self.need_scores = NeedScoreRepository(engine)
+        self.recommendations = RecommendationRepository(engine)
+        self.models = ModelRepository(engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -87,3 +103,11 @@ class Store:
         log.info("loaded tenant %d: %d customers, %d items, %d events", tid,
                  len(data.customers), len(data.items), len(data.events))
         return data
+
+    def erase_customer(self, tid: int, customer_id: str) -> dict[str, int]:
+        """Delete a customer with their events, segments, need scores and recommendation lists.
+
+        Returns ``{table: rows deleted}``; all in one transaction.
+        """
+        with self.engine.begin() as conn:
+            return erase_customer(conn, tid, customer_id)

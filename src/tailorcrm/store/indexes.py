@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sqlalchemy import Column, Connection, Table, inspect, literal_column, select, text
+from sqlalchemy import Column, Connection, Table, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from tailorcrm.schema.fields import FieldSpec
@@ -77,5 +77,10 @@ def drop_field_index_if_unused(conn: Connection, entity: str, field: str) -> boo
 
 def field_indexes(conn: Connection, entity: str) -> list[str]:
     """Names of the custom-field expression indexes present on the entity's table."""
-    names = [ix["name"] for ix in inspect(conn).get_indexes(TABLES[entity].name)]
+    # SQLAlchemy's inspector skips expression indexes on SQLite, so ask the catalogs directly.
+    if conn.dialect.name == "postgresql":
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = :t"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+    names = conn.execute(text(query), {"t": TABLES[entity].name}).scalars()
     return sorted(n for n in names if n and n.startswith(INDEX_PREFIX))

@@ -1,0 +1,66 @@
+"""Precomputed need scores: each need's scores for every customer, replaced whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row, delete, insert, select
+
+from tailorcrm.store.base import Repository, as_utc
+from tailorcrm.store.tables import NeedScore, utcnow
+
+
+class NeedScoreRecord(BaseModel):
+    """One customer's score for one need."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    need: str
+    customer_id: str
+    score: float
+    model_version: str = ""
+    reasons: list[Any] = Field(default_factory=list)
+    scored_at: dt.datetime | None = None
+
+
+class NeedScoreRepository(Repository):
+    """Scores per (need, customer), stamped with the model version that made them."""
+
+    def replace(self, tid: int, need: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Replace all scores of ``need`` by ``rows`` (customer_id, score, model_version,
+        reasons)."""
+        now = utcnow()
+        records = [{"tenant_id": tid, "need": need, "customer_id": str(r["customer_id"]),
+                    "score": float(r["score"]), "model_version": str(r.get("model_version", "")),
+                    "reasons": list(r.get("reasons") or []), "scored_at": now} for r in rows]
+        with self._engine.begin() as conn:
+            conn.execute(delete(NeedScore).where(NeedScore.tenant_id == tid,
+                                                 NeedScore.need == need))
+            if records:
+                conn.execute(insert(NeedScore), records)
+        return len(records)
+
+    def for_customer(self, tid: int, customer_id: str) -> dict[str, NeedScoreRecord]:
+        """``{need: score record}`` of one customer."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(NeedScore).where(
+                NeedScore.tenant_id == tid, NeedScore.customer_id == customer_id,
+            ).order_by(NeedScore.need))
+            return {r.need: self._record(r) for r in rows}
+
+    def top(self, tid: int, need: str, *, limit: int = 100) -> list[NeedScoreRecord]:
+        """The customers with the highest scores for ``need``."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(NeedScore).where(
+                NeedScore.tenant_id == tid, NeedScore.need == need,
+            ).order_by(NeedScore.score.desc(), NeedScore.customer_id).limit(limit))
+            return [self._record(r) for r in rows]
+
+    @staticmethod
+    def _record(r: Row[Any]) -> NeedScoreRecord:
+        return NeedScoreRecord(need=r.need, customer_id=r.customer_id, score=r.score,
+                               model_version=r.model_version, reasons=r.reasons or [],
+                               scored_at=as_utc(r.scored_at))
