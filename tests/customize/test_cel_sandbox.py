@@ -9,7 +9,8 @@ import pytest
 
 from tailorcrm.customize.cel import CelLimits, compile_expression, to_cel
 from tailorcrm.customize.context import RuleContext
-from tailorcrm.customize.rules import Candidate, FilterRule, RuleSet, RuleStats, apply_rules
+from tailorcrm.customize.rule_engine import Candidate, RuleStats, apply_rules
+from tailorcrm.customize.rules import FilterRule, RuleSet
 from tailorcrm.errors import RuleError
 
 ITEM = {"item_id": "a", "title": "Tent", "price": 10.0, "available": True,

@@ -6,13 +6,11 @@ import pytest
 from pydantic import ValidationError
 
 from tailorcrm.customize.context import RuleContext, item_views
+from tailorcrm.customize.rule_engine import Candidate, RuleStats, apply_rules
 from tailorcrm.customize.rules import (
     BoostRule,
-    Candidate,
     FilterRule,
     RuleSet,
-    RuleStats,
-    apply_rules,
     effective_ruleset,
     validate_ruleset,
 )

@@ -1,0 +1,228 @@
+"""Running business rules on scored candidates, after scoring and before the top-N cut.
+
+Fail-safe policy when a rule errors at run time for one item (missing field, wrong type):
+
+* a **filter** that errors **excludes** the item by default (``on_error="exclude"``): a filter
+  usually guards a business constraint (stock, budget, compliance) and an item we cannot prove
+  acceptable is not shown; set ``on_error="keep"`` on a filter where showing is the safe side;
+* a **booster** that errors leaves the score unchanged (factor 1).
+
+Every error is counted per rule in :class:`RuleStats` and logged once per rule and call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, cast
+
+from celpy import celtypes
+
+from tailorcrm.customize.cel import CompiledExpression, to_cel
+from tailorcrm.customize.context import RuleContext
+from tailorcrm.customize.rules import CompiledRule, CompiledRuleSet, RuleSet
+from tailorcrm.errors import RuleError
+from tailorcrm.recommend.reasons import Reason, ReasonKind
+
+log = logging.getLogger(__name__)
+
+
+class Candidate(NamedTuple):
+    """One scored item on its way to the top-N."""
+
+    item_id: str
+    score: float
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass
+class RuleCounts:
+    """What one rule did during one call."""
+
+    evaluated: int = 0
+    errors: int = 0
+    excluded: int = 0
+    boosted: int = 0
+    seconds: float = 0.0
+    first_error: str | None = None
+
+
+@dataclass
+class RuleStats:
+    """Per-rule counts of one :func:`apply_rules` call (pass one in to read them)."""
+
+    rules: dict[str, RuleCounts] = field(default_factory=dict)
+
+    def of(self, name: str) -> RuleCounts:
+        return self.rules.setdefault(name, RuleCounts())
+
+    @property
+    def errors(self) -> int:
+        return sum(c.errors for c in self.rules.values())
+
+
+def rule_reason(label: str, weight: float, ref: str) -> Reason:
+    """A ``rule`` reason (the kind is not in ``ReasonKind`` yet; see docs/customization.md)."""
+    return Reason(cast(ReasonKind, "rule"), label, weight, ref)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, set | frozenset):
+        return tuple(sorted(map(str, value)))
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+_MISSING = object()
+_Outcome = tuple[bool, Any]  # (ok, value-or-error message)
+
+
+class _Evaluator:
+    """Evaluates one compiled expression over many items, memoised by the item fields read."""
+
+    def __init__(self, expr: CompiledExpression, base: Mapping[str, Any]) -> None:
+        self.expr = expr
+        self.base = base
+        self.memo: dict[Any, _Outcome] = {}
+
+    def __call__(self, item: Mapping[str, Any]) -> _Outcome:
+        fields = self.expr.item_fields
+        if fields is None:
+            key: Any = _freeze(dict(item))
+        else:
+            key = tuple(_freeze(item.get(f, _MISSING)) if f in item else _MISSING
+                        for f in sorted(fields))
+        if key in self.memo:
+            return self.memo[key]
+        activation = dict(self.base)
+        if "item" in self.expr.roots:
+            shown = item if fields is None else {f: item[f] for f in fields if f in item}
+            activation["item"] = to_cel(shown)
+        try:
+            outcome: _Outcome = (True, self.expr.evaluate(activation))
+        except RuleError as exc:
+            outcome = (False, exc.message)
+        self.memo[key] = outcome
+        return outcome
+
+
+def _as_number(value: Any) -> float | None:
+    # cel-python arithmetic may hand back plain floats; bools are ints but not numbers here.
+    if isinstance(value, bool | celtypes.BoolType) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reason]]],
+                items: Mapping[str, Mapping[str, Any]], ctx: RuleContext,
+                ruleset: RuleSet | CompiledRuleSet, *, stats: RuleStats | None = None,
+                budget_seconds: float = 2.0) -> list[Candidate]:
+    """Filter and boost ``candidates``; the result is sorted by the new score (stable).
+
+    Parameters
+    ----------
+    candidates:
+        ``(item_id, score, reasons)`` triples, typically the scored pool before top-N.
+    items:
+        ``item_id`` → item view (see :func:`tailorcrm.customize.context.item_views`); an
+        item missing here is seen as ``{"item_id": id}`` (its field reads then fail safe).
+    ctx:
+        The customer, needs, segments and request context.
+    ruleset:
+        The rules (compiled once per content hash).
+    stats:
+        Filled with per-rule counts when given.
+    budget_seconds:
+        Run-time guard per rule and call: once a rule has spent this long, its remaining
+        evaluations count as errors (fail-safe) instead of running.
+    """
+    compiled = ruleset.compile() if isinstance(ruleset, RuleSet) else ruleset
+    stats = stats if stats is not None else RuleStats()
+    base = {name: to_cel(value) for name, value in ctx.variables().items()}
+    pool = [Candidate(c[0], float(c[1]), tuple(c[2])) for c in candidates]
+    for rule in compiled.rules:
+        counts = stats.of(rule.name)
+        cond = _Evaluator(rule.condition, base) if rule.condition is not None else None
+        factor_eval = (_Evaluator(rule.factor, base)
+                       if isinstance(rule.factor, CompiledExpression) else None)
+        kept: list[Candidate] = []
+        for cand in pool:
+            item = items.get(cand.item_id) or {"item_id": cand.item_id}
+            error: str | None
+            if counts.seconds > budget_seconds:
+                ok, passed, factor = False, False, None
+                error = f"rule exceeded its {budget_seconds:g} s budget"
+            else:
+                start = time.perf_counter()
+                ok, passed, factor, error = _decide(rule, cond, factor_eval, item)
+                counts.seconds += time.perf_counter() - start
+            counts.evaluated += 1
+            if not ok:
+                counts.errors += 1
+                if counts.first_error is None:
+                    counts.first_error = error
+                    log.warning("rule %r failed for item %s (fail-safe applied): %s",
+                                rule.name, cand.item_id, error)
+                if rule.kind == "filter" and rule.on_error == "exclude":
+                    counts.excluded += 1
+                    continue
+                kept.append(cand)
+            elif rule.kind == "filter" and not passed:
+                counts.excluded += 1
+            elif rule.kind == "boost" and passed and factor is not None and factor != 1.0:
+                counts.boosted += 1
+                kept.append(_boost(cand, factor, rule.name))
+            else:
+                kept.append(cand)
+        pool = kept
+    return sorted(pool, key=lambda c: -c.score)
+
+
+def _decide(rule: CompiledRule, cond: _Evaluator | None, factor_eval: _Evaluator | None,
+            item: Mapping[str, Any]) -> tuple[bool, bool, float | None, str | None]:
+    """``(ok, condition passed, boost factor, error)`` of one rule for one item."""
+    ok, value = cond(item) if cond is not None else (True, celtypes.BoolType(True))
+    if not ok:
+        return False, False, None, str(value)
+    if not isinstance(value, celtypes.BoolType):
+        return False, False, None, f"expected a bool, got {type(value).__name__}"
+    if rule.kind == "filter" or not bool(value):
+        return True, bool(value), None, None
+    if factor_eval is None:
+        return True, True, float(cast(float, rule.factor)), None
+    ok, raw = factor_eval(item)
+    if not ok:
+        return False, False, None, str(raw)
+    factor = _as_number(raw)
+    if factor is None:
+        return False, False, None, f"factor is not a number > 0: {raw!r}"
+    return True, True, factor, None
+
+
+def _boost(cand: Candidate, factor: float, name: str) -> Candidate:
+    """Scale the score (away from zero for negative scores) and explain it.
+
+    Existing reason weights are scaled by 1/factor and the rule takes the rest, so the
+    weights still sum to what they did (for demotions the rule reason weighs 0).
+    """
+    score = cand.score * factor if cand.score >= 0 else cand.score / factor
+    verb = "boosted" if factor > 1 else "demoted"
+    if factor > 1:
+        share = 1 - 1 / factor
+        reasons = tuple(Reason(r.kind, r.label, r.weight / factor, r.ref) for r in cand.reasons)
+    else:
+        share, reasons = 0.0, cand.reasons
+    label = f"{verb} ×{factor:g} by rule '{name}'"
+    return Candidate(cand.item_id, score, (*reasons, rule_reason(label, share, name)))
+
