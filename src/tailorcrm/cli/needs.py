@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import typer
 
-from tailorcrm.cli import needs_predict
+from tailorcrm.cli import needs_predict, needs_report
 
 app = typer.Typer(name="needs", help="Customer needs: definitions, prediction with reasons, "
                   "analysis and reports.", no_args_is_help=True)
 
 needs_predict.register(app)
+needs_report.register(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -23,6 +23,10 @@ MISSING_GROUP = "(missing)"
 # statsmodels is not a dependency; scipy's binomtest gives the same Wilson score interval.
 RATE_CI_METHOD = "wilson score interval (scipy.stats.binomtest.proportion_ci)"
 MEAN_CI_METHOD = "student t interval on the mean (scipy.stats.t)"
+
+
+SegmentSource = pd.Series | Callable[[pd.Timestamp | None], pd.Series]
+"""A segmentation: segment per ``customer_id``, or a function of the cut-off giving it."""
 
 
 @runtime_checkable
@@ -234,7 +238,7 @@ def analyze_need(
     need: NeedLike,
     *,
     config: AnalysisConfig | None = None,
-    segmentations: Mapping[str, pd.Series] | None = None,
+    segmentations: Mapping[str, SegmentSource] | None = None,
     cutoff: pd.Timestamp | None = None,
 ) -> NeedAnalysis:
     """P(x) = N(x)/N of one need overall, per group and per cut-off month.
@@ -250,7 +254,9 @@ def analyze_need(
     config:
         Which groupings, the confidence level, the months.
     segmentations:
-        Stored segmentations (name -> segment per ``customer_id``), each a grouping.
+        Segmentations, each a grouping: name -> segment per ``customer_id``, or a function
+        of the cut-off giving it (so a derived need is grouped by segments at its cut-off,
+        not by segments that already know the outcome).
     cutoff:
         Cut-off for a derived need; default the latest one whose horizon the events cover.
 
@@ -287,8 +293,8 @@ def analyze_need(
             continue
         groups.index = groups.index.astype(str)
         result.by_segment[name] = _by_group(labels, groups, kind, cfg.confidence)
-    for name, seg in (segmentations or {}).items():
-        seg = seg.copy()
+    for name, source in (segmentations or {}).items():
+        seg = source(cutoff) if callable(source) else source.copy()
         seg.index = seg.index.astype(str)
         result.by_segment[name] = _by_group(labels, seg, kind, cfg.confidence)
     if horizon is not None and cfg.monthly:
@@ -317,7 +323,7 @@ def analyze_needs(
     needs: Iterable[NeedLike],
     *,
     config: AnalysisConfig | None = None,
-    segmentations: Mapping[str, pd.Series] | None = None,
+    segmentations: Mapping[str, SegmentSource] | None = None,
 ) -> list[NeedAnalysis]:
     """:func:`analyze_need` for each need; a need without enough data is logged and skipped."""
     out: list[NeedAnalysis] = []

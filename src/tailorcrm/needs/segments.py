@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
@@ -41,6 +42,8 @@ class SegmentationConfig(BaseModel):
     silhouette_sample: int = Field(3000, ge=100, description="Rows used to choose k.")
     n_init: int = Field(10, ge=1)
     random_state: int = 0
+    n_threads: int = Field(1, ge=1, description="OpenMP threads of k-means; more than one "
+                           "slows it down many times on a busy machine (threads spin-wait).")
     behaviour_columns: tuple[str, ...] | None = Field(
         DEFAULT_BEHAVIOUR, description="Behavioural features used (None: all, with shares).")
     category_shares: bool = True
@@ -108,10 +111,32 @@ class SegmentationProfile(BaseModel):
 
 @dataclass(frozen=True)
 class Segmentation:
-    """Segments of customers (``assignment``: segment per ``customer_id``) and their profile."""
+    """Segments of customers (``assignment``: segment per ``customer_id``) and their profile.
+
+    The fitted scaler and k-means model are kept so that customers can be placed in the same
+    segments at another point in time (:meth:`assign`), e.g. at a need's cut-off.
+    """
 
     assignment: pd.Series
     profile: SegmentationProfile
+    config: SegmentationConfig
+    scaler_: StandardScaler
+    kmeans_: KMeans
+    names_: dict[int, str]
+
+    def assign_features(self, raw: pd.DataFrame) -> pd.Series:
+        """Nearest segment of each row of raw features (columns as :func:`customer_features`)."""
+        space = _model_space(raw.fillna(0.0), self.config, keep_constant=True)
+        space = space.reindex(columns=self.profile.features, fill_value=0.0)
+        x = self.scaler_.transform(space.to_numpy()) * block_weights(space.columns)
+        with threadpool_limits(self.config.n_threads):
+            labels = self.kmeans_.predict(x)
+        return pd.Series([self.names_[int(lab)] for lab in labels],
+                         index=raw.index.astype(str), name=self.profile.name)
+
+    def assign(self, data: Dataset, reference: dt.datetime | pd.Timestamp | None) -> pd.Series:
+        """Every customer's segment from their features at ``reference``."""
+        return self.assign_features(customer_features(data, reference, self.config))
 
 
 # -- features -----------------------------------------------------------------------------
@@ -161,7 +186,8 @@ def customer_features(
     return pd.concat(parts, axis=1)
 
 
-def _model_space(raw: pd.DataFrame, cfg: SegmentationConfig) -> pd.DataFrame:
+def _model_space(raw: pd.DataFrame, cfg: SegmentationConfig, *,
+                 keep_constant: bool = False) -> pd.DataFrame:
     """Log1p of heavy-tailed counts and amounts, constant columns dropped."""
     out = raw.astype(float).copy()
     if not cfg.cluster_on_enums:
@@ -170,6 +196,8 @@ def _model_space(raw: pd.DataFrame, cfg: SegmentationConfig) -> pd.DataFrame:
         for col in out.columns:
             if is_heavy_tailed(col) and (out[col] >= 0).all():
                 out[col] = np.log1p(out[col])
+    if keep_constant:
+        return out
     keep = [c for c in out.columns if out[c].std(ddof=0) > 1e-12]
     return out[keep]
 
@@ -196,8 +224,9 @@ def choose_k(x: np.ndarray, cfg: SegmentationConfig) -> tuple[int, list[KScore]]
     scores: list[KScore] = []
     distinct = len(np.unique(sample, axis=0))  # k-means cannot make more clusters than points
     for k in range(cfg.k_min, min(cfg.k_max, len(sample) - 1, distinct) + 1):
-        labels = KMeans(n_clusters=k, n_init=cfg.n_init,
-                        random_state=cfg.random_state).fit_predict(sample)
+        with threadpool_limits(cfg.n_threads):
+            labels = KMeans(n_clusters=k, n_init=cfg.n_init,
+                            random_state=cfg.random_state).fit_predict(sample)
         if len(set(labels)) < 2:
             continue
         scores.append(KScore(k=k, silhouette=float(silhouette_score(sample, labels))))
@@ -245,9 +274,12 @@ def behavioural_segments(
         raise InsufficientDataError(
             f"{len(space)} customers with {space.shape[1]} varying features cannot be segmented",
             customers=len(space), features=space.shape[1])
-    x = StandardScaler().fit_transform(space.to_numpy()) * block_weights(space.columns)
+    scaler = StandardScaler().fit(space.to_numpy())
+    x = scaler.transform(space.to_numpy()) * block_weights(space.columns)
     k, scores = choose_k(x, cfg)
-    labels = KMeans(n_clusters=k, n_init=cfg.n_init, random_state=cfg.random_state).fit_predict(x)
+    kmeans = KMeans(n_clusters=k, n_init=cfg.n_init, random_state=cfg.random_state)
+    with threadpool_limits(cfg.n_threads):
+        labels = kmeans.fit_predict(x)
     # Name segments by size (largest first) so names do not depend on k-means' label order.
     sizes = pd.Series(labels).value_counts()
     order = sorted(sizes.index, key=lambda lab: (-sizes[lab], int(lab)))
@@ -262,7 +294,8 @@ def behavioural_segments(
                                   segments=segments)
     logger.info("segmentation %s: k=%d (silhouette %.3f) over %d customers", name, k,
                 max(s.silhouette for s in scores), len(assignment))
-    return Segmentation(assignment=assignment, profile=profile)
+    return Segmentation(assignment=assignment, profile=profile, config=cfg, scaler_=scaler,
+                        kmeans_=kmeans, names_={int(lab): n for lab, n in rename.items()})
 
 
 # -- descriptions -------------------------------------------------------------------------

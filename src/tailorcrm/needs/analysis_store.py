@@ -1,0 +1,127 @@
+"""The needs analysis against the store: segments and profiles saved, needs and models read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from tailorcrm.errors import ConfigError, InsufficientDataError, NotFoundError
+from tailorcrm.needs import rfm as rfm_mod
+from tailorcrm.needs.definitions import CONFIG_KIND as NEED_KIND
+from tailorcrm.needs.definitions import AnyNeed, load_need
+from tailorcrm.needs.report import ModelQuality, NeedsReport, ReportConfig, build_report
+from tailorcrm.needs.segments import Segmentation, SegmentationProfile, behavioural_segments
+
+if TYPE_CHECKING:
+    from tailorcrm.store import Store
+
+logger = logging.getLogger(__name__)
+
+PROFILE_KIND = "segmentation"
+"""``store.configs`` kind of segmentation profiles (name = the segmentation's name)."""
+
+
+def _as_mapping(segments: pd.Series) -> dict[str, str]:
+    return {str(c): str(s) for c, s in segments.items()}
+
+
+def save_rfm(store: Store, tid: int, table: pd.DataFrame) -> int:
+    """Store RFM segments (segmentation ``rfm``) and their summary; returns customers stored."""
+    n = store.segments.replace(tid, rfm_mod.SEGMENTATION, _as_mapping(table["segment"]))
+    store.configs.put(tid, PROFILE_KIND, rfm_mod.SEGMENTATION,
+                      rfm_mod.rfm_summary(table).model_dump(mode="json"))
+    logger.info("stored rfm segments of %d customers for tenant %d", n, tid)
+    return n
+
+
+def save_segmentation(store: Store, tid: int, segmentation: Segmentation) -> int:
+    """Store a behavioural segmentation and its profile; returns customers stored."""
+    name = segmentation.profile.name
+    n = store.segments.replace(tid, name, _as_mapping(segmentation.assignment))
+    store.configs.put(tid, PROFILE_KIND, name, segmentation.profile.model_dump(mode="json"))
+    logger.info("stored %s segments (k=%d) of %d customers for tenant %d", name,
+                segmentation.profile.k, n, tid)
+    return n
+
+
+def load_profile(store: Store, tid: int, name: str) -> SegmentationProfile:
+    """The stored profile of a k-means segmentation; NotFoundError when there is none."""
+    return SegmentationProfile.model_validate(store.configs.get(tid, PROFILE_KIND, name))
+
+
+def load_rfm_summary(store: Store, tid: int) -> rfm_mod.RFMSummary:
+    """The stored RFM summary; NotFoundError when RFM segments were never stored."""
+    body = store.configs.get(tid, PROFILE_KIND, rfm_mod.SEGMENTATION)
+    return rfm_mod.RFMSummary.model_validate(body)
+
+
+def stored_segments(store: Store, tid: int, name: str) -> pd.Series:
+    """Segment per ``customer_id`` of one stored segmentation (empty if none)."""
+    sizes = store.segments.list(tid).get(name, {})
+    pairs = [(cid, seg) for seg in sizes for cid in store.segments.members(tid, name, seg)]
+    out = pd.Series(dict(pairs), name=name, dtype=object)
+    out.index.name = "customer_id"
+    return out.sort_index()
+
+
+def tenant_needs(store: Store, tid: int) -> list[AnyNeed]:
+    """Every need the tenant defined (newest versions); invalid ones are logged and skipped."""
+    needs: list[AnyNeed] = []
+    for info in store.configs.list(tid, NEED_KIND):
+        try:
+            needs.append(load_need(store, tid, info.name))
+        except (ConfigError, NotFoundError) as exc:
+            logger.warning("need %r skipped: %s", info.name, exc.message)
+    return needs
+
+
+def model_quality(store: Store, tid: int, need_names: set[str]) -> list[ModelQuality]:
+    """Registered models of the tenant's needs (named after a need, or of a ``need`` kind)."""
+    out: list[ModelQuality] = []
+    for rec in store.models.list(tid):
+        base = rec.name.split(":")[-1]
+        if rec.name in need_names or base in need_names or "need" in rec.kind:
+            out.append(ModelQuality(name=rec.name, version=rec.version, kind=rec.kind,
+                                    active=rec.active, metrics=dict(rec.metrics)))
+    return out
+
+
+def tenant_report(
+    store: Store,
+    tid: int,
+    tenant: str,
+    *,
+    config: ReportConfig | None = None,
+    reference: dt.datetime | pd.Timestamp | None = None,
+    save_segments: bool = True,
+) -> NeedsReport:
+    """The needs report of a tenant from the store; with ``save_segments`` the RFM and
+    behavioural segments it computes are stored for recommendations, rules and exports.
+
+    Other stored segmentations (not ``rfm`` / ``behaviour``) group the needs too.
+    """
+    cfg = config or ReportConfig()
+    data = store.load_dataset(tid)
+    needs = tenant_needs(store, tid)
+    table = rfm_mod.rfm_table(data, reference, cfg.rfm)
+    segmentation: Segmentation | None = None
+    if cfg.behaviour_segments:
+        try:
+            segmentation = behavioural_segments(data, reference=reference,
+                                                config=cfg.segmentation)
+        except InsufficientDataError as exc:
+            logger.warning("no behavioural segments: %s", exc.message)
+    if save_segments:
+        save_rfm(store, tid, table)
+        if segmentation is not None:
+            save_segmentation(store, tid, segmentation)
+    own = {rfm_mod.SEGMENTATION} | ({segmentation.profile.name} if segmentation else set())
+    extra = {name: stored_segments(store, tid, name)
+             for name in store.segments.list(tid) if name not in own}
+    return build_report(
+        data, needs, tenant=tenant, reference=reference, config=cfg, rfm=table,
+        segmentation=segmentation, extra_segmentations=extra,
+        models=model_quality(store, tid, {n.name for n in needs}))
