@@ -6,7 +6,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,18 @@ from tailorcrm.recommend.base import Recommender
 
 log = logging.getLogger(__name__)
 
-Protocol = Literal["stratified-item", "temporal", "leave-last-out", "cutoff"]
+SplitProtocol = Literal["stratified-item", "temporal", "leave-last-out", "cutoff"]
 DEFAULT_MODEL = "default"
+
+
+class Scorer(Protocol):
+    """What the runner needs of a model: any Recommender, or a peer library's adapter."""
+
+    def fit(self, data: Dataset) -> Any: ...
+
+    def score_many(
+        self, customer_idx: np.ndarray, item_idx: np.ndarray | None = None
+    ) -> np.ndarray: ...
 
 
 class ModelSpec(BaseModel):
@@ -50,7 +60,7 @@ class EvaluationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    protocol: Protocol = "stratified-item"
+    protocol: SplitProtocol = "stratified-item"
     ratio: float = Field(0.75, gt=0, lt=1)
     seed: int = 42
     k: int = Field(10, gt=0)
@@ -105,7 +115,7 @@ def default_model() -> Recommender:
 
 
 def top_k(
-    model: Recommender,
+    model: Scorer,
     customers: np.ndarray,
     seen: sparse.csr_matrix,
     k: int,
@@ -133,7 +143,7 @@ def top_k(
 
 
 def evaluate_model(
-    model: Recommender, train: Dataset, test: Dataset, config: EvaluationConfig
+    model: Scorer, train: Dataset, test: Dataset, config: EvaluationConfig
 ) -> dict[str, float]:
     """Fit ``model`` on ``train``, recommend for the test customers, score the lists."""
     k = config.k
@@ -172,23 +182,23 @@ def evaluate_model(
 
 
 def evaluate(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Dataset,
     config: EvaluationConfig,
     *,
     dataset: str = "",
-    models: Mapping[str, Recommender] | None = None,
+    models: Mapping[str, Scorer] | None = None,
 ) -> dict[str, Any]:
-    """Run ``config`` on an events frame; the JSON document ``tailorcrm evaluate`` writes.
+    """Run ``config`` on events (or a Dataset); the JSON document ``tailorcrm evaluate`` writes.
 
     ``models`` (already built, unfitted) are evaluated in addition to ``config.models``
     and, when ``config.include_default`` is set, the default hybrid under ``"default"``.
     """
-    data = Dataset.from_events(events)
+    data = events if isinstance(events, Dataset) else Dataset.from_events(events)
     train_events, test_events = split(data.events, config)
     train, test = data.with_events(train_events), data.with_events(test_events)
     log.info("%s split: %d train / %d test events", config.protocol, len(train_events),
              len(test_events))
-    todo: dict[str, Recommender] = {name: build(spec) for name, spec in config.models.items()}
+    todo: dict[str, Scorer] = {name: build(spec) for name, spec in config.models.items()}
     todo.update(models or {})
     if config.include_default and DEFAULT_MODEL not in todo:
         todo[DEFAULT_MODEL] = default_model()
