@@ -22,7 +22,7 @@ class ChurnDrivers(BaseModel):
     contract_month_to_month: float = 1.1
     contract_two_year: float = -0.9
     loyalty_gold: float = -1.0
-    dissatisfaction: float = 0.7  # hidden; shows in service tickets and in notes
+    dissatisfaction: float = 0.9  # hidden; shows in service tickets and in notes
     log_budget_z: float = -0.5  # standardized log budget
     pre_churn_fade_days: float = Field(default=60.0, gt=0)  # activity fades before churn
     pre_churn_fade_floor: float = Field(default=0.15, ge=0, le=1)

@@ -220,7 +220,7 @@ def _assemble(config: DemoConfig, parts: list[_Part], customers: CustomerDraw, i
         "item_id": item_col,
         "type": kind,
         "value": value,
-        "timestamp": base + pd.to_timedelta(seconds, unit="s"),
+        "timestamp": (base + pd.to_timedelta(seconds, unit="s")).astype("datetime64[ns, UTC]"),
         "channel": np.asarray(CHANNELS, dtype=object)[channel],
         "amount": amount,
         "topic": topic,

@@ -18,7 +18,7 @@ from tailorcrm.demo.fields import custom_fields
 from tailorcrm.demo.items import make_items
 from tailorcrm.demo.latent import plant_space
 from tailorcrm.demo.truth import DemoTruth, build_truth
-from tailorcrm.schema.fields import FieldSpec
+from tailorcrm.schema.fields import FieldSpec, FieldType
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +56,39 @@ class DemoData:
         return custom_fields()
 
     def to_dataset(self) -> Dataset:
-        """The same data as a ``Dataset``, the shape models consume (no store needed).
+        """The same data as a ``Dataset``, typed as ``Store.load_dataset`` types it.
 
-        Events keep ``customer_id``, ``item_id``, ``type``, ``value`` and ``ts`` plus the
-        event custom fields as extra columns.
+        No store needed: attribute columns take the store loader's dtypes (numbers float,
+        dates UTC datetimes, booleans nullable ``boolean``), and events keep ``customer_id``,
+        ``item_id``, ``type``, ``value`` and ``ts`` (the event custom fields stay in
+        ``self.events``).
         """
-        customers = self.customers.set_index("customer_id")
-        items = self.items.set_index("item_id")
-        events = self.events.drop(columns=["idempotency_key"]).rename(columns={"timestamp": "ts"})
+        customer_fields = tuple(custom_fields("customer"))
+        item_fields = tuple(custom_fields("item"))
+        events = self.events.rename(columns={"timestamp": "ts"})
         return Dataset(
-            customers=customers,
-            items=items,
-            events=events,
-            customer_fields=tuple(custom_fields("customer")),
-            item_fields=tuple(custom_fields("item")),
+            customers=_typed(self.customers.set_index("customer_id"), customer_fields),
+            items=_typed(self.items.set_index("item_id"), item_fields),
+            events=events[["customer_id", "item_id", "type", "value", "ts"]].copy(),
+            customer_fields=customer_fields,
+            item_fields=item_fields,
         )
+
+
+def _typed(frame: pd.DataFrame, specs: tuple[FieldSpec, ...]) -> pd.DataFrame:
+    """Attribute columns in the dtypes the store loader gives them."""
+    out = frame.copy()
+    for spec in specs:
+        col = out[spec.name]
+        if spec.type in (FieldType.INTEGER, FieldType.NUMBER):
+            out[spec.name] = col.astype(float)
+        elif spec.type in (FieldType.DATE, FieldType.DATETIME):
+            out[spec.name] = pd.to_datetime(col, utc=True, format="ISO8601")
+        elif spec.type is FieldType.BOOLEAN:
+            out[spec.name] = col.astype("boolean")
+        else:
+            out[spec.name] = col.astype(object)
+    return out
 
 
 def generate(config: DemoConfig | None = None) -> DemoData:
