@@ -110,6 +110,8 @@ class ContentBased(Recommender):
         return self._scores_from_profiles(self.profiles(customer_idx))
 
     def _scores_from_profiles(self, profiles: np.ndarray) -> np.ndarray:
+        if profiles.shape[1] == 0:  # items without any feature: nothing to match on
+            return np.full((len(profiles), self.n_items_), np.nan)
         profiles = normalize(profiles, norm="l2", axis=1)
         scores = np.asarray(self.item_vectors_ @ profiles.T).T
         scores[~np.any(profiles != 0, axis=1)] = np.nan

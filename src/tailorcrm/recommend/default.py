@@ -1,0 +1,44 @@
+"""The default recommender: the tuned hybrid, content for cold items, popularity last."""
+
+from __future__ import annotations
+
+from tailorcrm.recommend.base import Recommender
+from tailorcrm.recommend.fallback import FallbackChain
+from tailorcrm.recommend.hybrid import ComponentSpec, HybridConfig
+from tailorcrm.recommend.registry import build_model
+
+#: The blend chosen by :func:`tailorcrm.recommend.tuning.tune_hybrid` on a validation split
+#: carved from MovieLens 100K's stratified-item *training* part (never its test part):
+#: ``.venv/bin/python -m tailorcrm.recommend.tuning`` reproduces it. EASE runs on catalog
+#: weights (a rating weighs its value), the others on binary interactions.
+TUNED_COMPONENTS: tuple[ComponentSpec, ...] = (
+    ComponentSpec(kind="ease", weight=1.0, config={
+        "weighting": "catalog", "lam": 800.0, "dropout": 0.7, "zero_diagonal": False}),
+    ComponentSpec(kind="als", weight=0.5, config={
+        "weighting": "binary", "factors": 16, "alpha": 3.0, "random_state": 42}),
+    ComponentSpec(kind="itemknn", weight=0.25, config={
+        "weighting": "binary", "similarity": "bm25", "k": 100}),
+    ComponentSpec(kind="userknn", weight=0.05, config={"weighting": "binary", "k": 50}),
+)
+
+#: Content joins the blend with a small weight: it scores nothing where items have no
+#: text, categories or feature fields (so MovieLens results are unchanged) and lets items
+#: nobody has interacted with yet reach customers through their features.
+CONTENT_COMPONENT = ComponentSpec(kind="content", weight=0.1)
+
+DEFAULT_HYBRID = HybridConfig(components=(*TUNED_COMPONENTS, CONTENT_COMPONENT),
+                              normalize="std")
+
+
+def default_recommender(hybrid: HybridConfig | None = None) -> Recommender:
+    """A new, unfitted default: the hybrid, then popularity.
+
+    A customer with history gets the blend; one without history but with feature-flagged
+    attributes gets the blend's content part (its attribute path); anyone else gets
+    popularity.
+    """
+    chain = [
+        build_model("hybrid", (hybrid or DEFAULT_HYBRID).model_dump(mode="json")),
+        build_model("popularity"),
+    ]
+    return FallbackChain.of(chain)
