@@ -12,6 +12,10 @@ app = typer.Typer(
 )
 
 # Command groups register themselves here, one line each (see tailorcrm/cli/*.py).
+app.add_typer(__import__("tailorcrm.cli.db", fromlist=["_"]).app, name="db")
+app.add_typer(__import__("tailorcrm.cli.tenants", fromlist=["_"]).app, name="tenants")
+app.add_typer(__import__("tailorcrm.cli.keys", fromlist=["_"]).app, name="keys")
+app.add_typer(__import__("tailorcrm.cli.schema", fromlist=["_"]).app, name="schema")
 app.command("evaluate")(__import__("tailorcrm.cli.evaluate", fromlist=["_"]).evaluate_command)
 app.command("demo-data")(__import__("tailorcrm.cli.demo_data", fromlist=["_"]).demo_data_command)
 app.add_typer(__import__("tailorcrm.cli.needs", fromlist=["_"]).app, name="needs")
