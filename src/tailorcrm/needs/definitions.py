@@ -307,9 +307,14 @@ def save_need(store: Any, tenant_id: int, need: AnyNeed) -> int:
 
 def load_need(store: Any, tenant_id: int, name: str, version: int | None = None) -> AnyNeed:
     """A tenant's stored need definition; NotFoundError when there is none."""
-    body = store.configs.get(tenant_id, CONFIG_KIND, name, version=version)
-    if body is None:
-        raise NotFoundError(f"no need named {name!r}", need=name)
-    if isinstance(body, dict) and "body" in body and "kind" not in body:
-        body = body["body"]
+    try:
+        body = store.configs.get(tenant_id, CONFIG_KIND, name, version=version)
+    except NotFoundError as exc:
+        raise NotFoundError(f"no need named {name!r}", need=name) from exc
     return parse_need(dict(body))
+
+
+def list_needs(store: Any, tenant_id: int) -> list[AnyNeed]:
+    """Every need a tenant defined (newest version of each), by name."""
+    return [load_need(store, tenant_id, info.name)
+            for info in store.configs.list(tenant_id, CONFIG_KIND)]

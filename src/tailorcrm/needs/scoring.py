@@ -1,0 +1,114 @@
+"""Score every customer for a need, store the scores with reasons, save the model artifact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from tailorcrm.errors import NotFoundError
+from tailorcrm.needs.definitions import LabelNeed
+from tailorcrm.needs.model import NeedModel
+from tailorcrm.needs.reasons import explain
+
+if TYPE_CHECKING:
+    from tailorcrm.data.dataset import Dataset
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "model.json"
+FRAME_FILE = "train_frame.parquet"
+
+
+def model_name(need: str) -> str:
+    """The name a need's models are registered under in ``store.models``."""
+    return f"need:{need}"
+
+
+def score_customers(model: NeedModel, data: Dataset, customers: pd.Index | None = None, *,
+                    top: int = 3, model_version: str = "") -> pd.DataFrame:
+    """Scores of ``customers`` (default: all) at the present (features use every event).
+
+    Returns a frame indexed by ``customer_id`` with ``score`` (probability or amount),
+    ``raw`` (the model's own space), ``reasons`` (list of dicts) and ``model_version``.
+    Label needs score every customer, including those whose label is already known.
+    """
+    ids = pd.Index(data.customers.index.astype(str) if customers is None else customers,
+                   name="customer_id")
+    frame = model.frame(data, ids, None)
+    reasons = explain(model, frame, top=top)
+    out = pd.DataFrame({"score": model.predict(frame), "raw": model.raw(frame)}, index=ids)
+    out["reasons"] = pd.Series([[r.model_dump() for r in reasons[str(c)]] for c in ids],
+                               index=ids, dtype=object)
+    out["model_version"] = model_version
+    return out
+
+
+def save_model(model: NeedModel, directory: Path) -> Path:
+    """Write ``model.json`` (state) and ``train_frame.parquet``; no pickle."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / STATE_FILE).write_text(json.dumps(model.state(), default=str))
+    frame = model.train_frame_.copy()
+    frame.to_parquet(directory / FRAME_FILE)
+    return directory
+
+
+def load_model(directory: Path | str) -> NeedModel:
+    """A fitted need model from :func:`save_model` files."""
+    path = Path(directory)
+    if not (path / STATE_FILE).exists():
+        raise NotFoundError(f"no need model at {path}", path=str(path))
+    state = json.loads((path / STATE_FILE).read_text())
+    frame = pd.read_parquet(path / FRAME_FILE)
+    for col in frame.columns:  # parquet gives numpy arrays back for list columns
+        if frame[col].map(lambda v: hasattr(v, "tolist") and not isinstance(v, str)).any():
+            frame[col] = frame[col].map(lambda v: list(v) if v is not None else [])
+    return NeedModel.from_state(state, frame)
+
+
+def config_hash(model: NeedModel) -> str:
+    """A short hash of the need and model configs (what makes scores stale when changed)."""
+    body = json.dumps({"need": model.need.model_dump(mode="json"),
+                       "config": model.config.model_dump(mode="json")}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def publish(store: Any, tenant_id: int, model: NeedModel, data: Dataset, artifact_root: Path,
+            *, metrics: dict[str, Any] | None = None, top: int = 3) -> tuple[str, int]:
+    """Save the artifact, register and activate it, and replace the need's stored scores.
+
+    Returns ``(model_version, number of customers scored)``.
+    """
+    need = model.need.name
+    version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = save_model(model, artifact_root / f"tenant-{tenant_id}" / "needs" / need / version)
+    store.models.register(tenant_id, model_name(need), version, f"need:{model.algorithm_}",
+                          str(path), metrics or {"selection": model.selection_},
+                          config_hash(model), activate=True)
+    scores = score_customers(model, data, top=top, model_version=version)
+    rows = [{"customer_id": cid, "score": float(r.score), "model_version": version,
+             "reasons": r.reasons} for cid, r in scores.iterrows()]
+    n = store.need_scores.replace(tenant_id, need, rows)
+    log.info("need %s: stored %d scores (model %s)", need, n, version)
+    return version, n
+
+
+def load_active(store: Any, tenant_id: int, need: str) -> NeedModel:
+    """The tenant's active model for ``need``; NotFoundError when none is trained."""
+    record = store.models.active(tenant_id, model_name(need))
+    if record is None:
+        raise NotFoundError(f"no trained model for need {need!r}; run 'tailorcrm needs train'",
+                            need=need)
+    return load_model(record.path)
+
+
+def is_label_known(model: NeedModel, data: Dataset) -> pd.Series:
+    """True for customers whose label field already holds a value (label needs only)."""
+    if not isinstance(model.need, LabelNeed) or model.need.field not in data.customers:
+        return pd.Series(False, index=data.customers.index)
+    return data.customers[model.need.field].notna()
