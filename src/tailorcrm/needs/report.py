@@ -132,17 +132,26 @@ def _groupings(data: Dataset, table: pd.DataFrame, segmentation: Segmentation | 
     """RFM and behavioural segments as groupings: as of now for label needs, as of the
     cut-off for derived needs (segments after the cut-off would already know the outcome)."""
 
+    rfm_memo: dict[pd.Timestamp, pd.Series] = {}
+    seg_memo: dict[pd.Timestamp, pd.Series] = {}
+
     def rfm_at(cutoff: pd.Timestamp | None) -> pd.Series:
         if cutoff is None:
             return table["segment"]
-        return rfm_table(data, cutoff, cfg.rfm)["segment"]
+        if cutoff not in rfm_memo:
+            rfm_memo[cutoff] = rfm_table(data, cutoff, cfg.rfm)["segment"]
+        return rfm_memo[cutoff]
 
     out: dict[str, SegmentSource] = {"rfm": rfm_at}
     if segmentation is not None:
         seg = segmentation
 
         def behaviour_at(cutoff: pd.Timestamp | None) -> pd.Series:
-            return seg.assignment if cutoff is None else seg.assign(data, cutoff)
+            if cutoff is None:
+                return seg.assignment
+            if cutoff not in seg_memo:
+                seg_memo[cutoff] = seg.assign(data, cutoff)
+            return seg_memo[cutoff]
 
         out[seg.profile.name] = behaviour_at
     return out
