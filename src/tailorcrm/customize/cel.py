@@ -84,15 +84,21 @@ class CompiledExpression:
         The expression text.
     roots:
         The context variables it reads (subset of the allowed variables).
-    item_fields:
-        The ``item.<field>`` names it reads, or None when it uses ``item`` as a whole (so a
-        caller may memoise results per distinct value of these fields).
+    fields:
+        Per root, the ``root.<field>`` names it reads, or None when it uses the root as a
+        whole (``size(item)``, ``item[key]``).
     """
 
     source: str
     roots: frozenset[str]
-    item_fields: frozenset[str] | None
+    fields: Mapping[str, frozenset[str] | None]
     _runner: Any
+
+    @property
+    def item_fields(self) -> frozenset[str] | None:
+        """The ``item`` fields read (None: the whole item), so callers can memoise results
+        per distinct value of these fields."""
+        return self.fields.get("item", frozenset())
 
     def evaluate(self, activation: Mapping[str, Any]) -> Any:
         """Evaluate on CEL values (see :func:`to_cel`); raise RuleError on any failure."""
@@ -153,9 +159,9 @@ def _compile_cached(source: str, variables: frozenset[str],
             exc.line, exc.column = len(lines), len(lines[-1]) + 1
         raise RuleError(_parse_message(exc), line=exc.line, column=exc.column,
                         reason="syntax") from None
-    roots, item_fields = _check(tree, variables, limits)
+    roots, fields = _check(tree, variables, limits)
     runner = env.program(tree)
-    return CompiledExpression(source, roots, item_fields, runner)
+    return CompiledExpression(source, roots, fields, runner)
 
 
 def _parse_message(exc: celpy.CELParseError) -> str:
@@ -201,21 +207,21 @@ def _ident_of(tree: lark.Tree | lark.Token) -> lark.Token | None:
     return None
 
 
-def _direct_item_field(member_dot: lark.Tree) -> tuple[lark.Tree, str] | None:
-    """For ``item.<field>``: the ``ident`` node of ``item`` and the field name."""
+def _direct_field(member_dot: lark.Tree) -> tuple[lark.Tree, str, str] | None:
+    """For ``<name>.<field>``: the ``ident`` node of the name, the name and the field."""
     obj = member_dot.children[0]
     ident = _ident_of(obj)
-    if ident is None or ident.value != "item":
+    if ident is None:
         return None
     node = obj
     while isinstance(node, lark.Tree) and node.data != "ident":
         node = node.children[0]
-    return node, str(member_dot.children[1])  # type: ignore[return-value]
+    return node, str(ident.value), str(member_dot.children[1])  # type: ignore[return-value]
 
 
-def _check(tree: lark.Tree, variables: frozenset[str],
-           limits: CelLimits) -> tuple[frozenset[str], frozenset[str] | None]:
-    """Walk the tree once (iteratively): names, functions, limits; roots and item fields."""
+def _check(tree: lark.Tree, variables: frozenset[str], limits: CelLimits
+           ) -> tuple[frozenset[str], dict[str, frozenset[str] | None]]:
+    """Walk the tree once (iteratively): names, functions, limits; roots and their fields."""
     bound: set[str] = set()
     for node in tree.iter_subtrees():
         if node.data == "member_dot_arg" and str(node.children[1]) in MACROS:
@@ -230,9 +236,9 @@ def _check(tree: lark.Tree, variables: frozenset[str],
                             name, "macro")
             bound.add(str(name.value))
     roots: set[str] = set()
-    item_fields: set[str] = set()
+    fields: dict[str, set[str]] = {}
     covered: set[int] = set()
-    item_idents: list[lark.Tree] = []
+    root_idents: list[tuple[str, lark.Tree]] = []
     nodes = 0
     stack: list[tuple[lark.Tree, int, int]] = [(tree, 1, 0)]
     while stack:
@@ -251,8 +257,7 @@ def _check(tree: lark.Tree, variables: frozenset[str],
             ident = str(node.children[0])
             if ident in variables:
                 roots.add(ident)
-                if ident == "item":
-                    item_idents.append(node)
+                root_idents.append((ident, node))
             elif ident not in bound and ident not in TYPE_NAMES:
                 raise _fail(f"unknown name {ident!r} (a rule can read "
                             f"{', '.join(sorted(variables))})", node.children[0], "unknown_name")
@@ -273,15 +278,16 @@ def _check(tree: lark.Tree, variables: frozenset[str],
                         raise _fail(f"macros nested deeper than {limits.max_macro_nesting}",
                                     attr, "too_deep")
             else:
-                direct = _direct_item_field(node)
-                if direct is not None:
+                direct = _direct_field(node)
+                if direct is not None and direct[1] in variables:
                     covered.add(id(direct[0]))
-                    item_fields.add(direct[1])
+                    fields.setdefault(direct[1], set()).add(direct[2])
         for child in node.children:
             if isinstance(child, lark.Tree):
                 stack.append((child, depth + 1, macros))
-    whole_item = any(id(n) not in covered for n in item_idents)
-    return frozenset(roots), (None if whole_item else frozenset(item_fields))
+    whole = {root for root, n in root_idents if id(n) not in covered}
+    return frozenset(roots), {root: None if root in whole else frozenset(fields.get(root, ()))
+                              for root in roots}
 
 
 def to_cel(value: Any) -> Any:

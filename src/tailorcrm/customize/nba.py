@@ -1,0 +1,90 @@
+"""Next best actions for one stored customer: catalog, fields, segments, needs, lists, feedback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from tailorcrm.customize.actions import (
+    DEFAULT_CATALOG,
+    ActionCatalog,
+    ActionRecommendation,
+    load_catalog,
+    rank_actions,
+)
+from tailorcrm.customize.context import RuleContext
+from tailorcrm.customize.feedback import recent_rejections
+from tailorcrm.store import Store
+from tailorcrm.store.records import CustomerRecord, ItemRecord
+
+
+def customer_record_view(record: CustomerRecord, segments: Mapping[str, str]) -> dict[str, Any]:
+    """The ``customer`` rule variable of a stored customer."""
+    view: dict[str, Any] = {"customer_id": record.customer_id,
+                            "consent_personalization": record.consent_personalization,
+                            "consent_marketing": record.consent_marketing,
+                            **record.attributes}
+    view["segments"] = dict(segments)
+    view.setdefault("segment", next(iter(segments.values()), None))
+    return view
+
+
+def item_record_view(record: ItemRecord) -> dict[str, Any]:
+    """The ``item`` rule variable of a stored item."""
+    cats = list(record.categories)
+    return {"item_id": record.item_id, "title": record.title, "categories": cats,
+            "category": cats[0] if cats else None, "price": record.price,
+            "available": record.available, **record.attributes}
+
+
+def stored_context(store: Store, tid: int, customer_id: str,
+                   context: Mapping[str, Any] | None = None) -> RuleContext:
+    """Fields, segments and need scores of a stored customer (NotFoundError if unknown)."""
+    record = store.customers.get(tid, customer_id)
+    segments = store.segments.of_customer(tid, customer_id)
+    needs = {n: float(r.score) for n, r in store.need_scores.for_customer(tid, customer_id).items()}
+    return RuleContext(customer=customer_record_view(record, segments), needs=needs,
+                       segments=segments, context=dict(context or {}))
+
+
+def stored_lists(store: Store, tid: int, customer_id: str,
+                 catalog: ActionCatalog) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """Precomputed lists of the strategies the catalog links to, and views of their items."""
+    lists: dict[str, list[Any]] = {}
+    wanted: set[str] = {i for a in catalog.actions for i in a.linked_items}
+    for strategy in {a.strategy for a in catalog.actions if a.strategy}:
+        record = store.recommendations.get(tid, strategy, customer_id)
+        entries = list(record.items) if record is not None else []
+        lists[strategy] = entries
+        wanted |= {e if isinstance(e, str) else str(e.get("item_id")) for e in entries}
+    views = {}
+    for item_id in sorted(wanted):
+        found = store.items.find(tid, item_id)
+        if found is not None:
+            views[item_id] = item_record_view(found)
+    return lists, views
+
+
+def actions_for_customer(store: Store, tid: int, customer_id: str, *,
+                         catalog: ActionCatalog | str = DEFAULT_CATALOG,
+                         context: Mapping[str, Any] | None = None,
+                         now: dt.datetime | None = None, limit: int | None = None,
+                         errors: dict[str, str] | None = None) -> list[ActionRecommendation]:
+    """A stored customer's ranked eligible actions with reasons and linked items.
+
+    Actions the customer rejected less than ``suppress_days`` before ``now`` are left out.
+    """
+    cat = catalog if isinstance(catalog, ActionCatalog) else load_catalog(
+        store.configs, tid, catalog)
+    ctx = stored_context(store, tid, customer_id, context)
+    lists, views = stored_lists(store, tid, customer_id, cat)
+    moment = now or dt.datetime.now(dt.UTC)
+    rejected = recent_rejections(store, tid, customer_id, now=moment)
+    suppressed = set()
+    for action in cat.actions:
+        when = rejected.get(action.name)
+        if when is not None and moment - when < dt.timedelta(days=action.suppress_days):
+            suppressed.add(action.name)
+    return rank_actions(cat, ctx, recommended=lists, items=views,
+                        suppressed=frozenset(suppressed), limit=limit, errors=errors)
