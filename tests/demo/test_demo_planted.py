@@ -31,7 +31,7 @@ def _of_type(demo: DemoData, kind: str) -> pd.DataFrame:
 
 def test_funnel_views_over_clicks_over_carts_over_purchases(demo: DemoData) -> None:
     counts = demo.events["type"].value_counts()
-    # measured: 81k views, 51k clicks, 35k carts, 27k purchases
+    # measured: 80k views, 51k clicks, 34k carts, 27k purchases
     assert counts["view"] > counts["click"] > counts["add_to_cart"] > counts["purchase"]
     assert counts["purchase"] >= 5 * len(demo.customers)
     assert min(counts[t] for t in ("rating", "return", "service_ticket", "feedback")) > 200
@@ -70,7 +70,7 @@ def test_ratings_follow_the_planted_affinity(demo: DemoData) -> None:
 def test_returns_hit_low_affinity_purchases(demo: DemoData) -> None:
     returned = _z_affinity(demo, _of_type(demo, "return")).mean()
     bought = _z_affinity(demo, _of_type(demo, "purchase")).mean()
-    assert bought - returned >= 0.25  # measured: 2.09 - 1.65 = 0.44
+    assert bought - returned >= 0.25  # measured: 2.09 - 1.66 = 0.43
 
 
 def test_service_tickets_follow_the_hidden_dissatisfaction(demo: DemoData) -> None:
@@ -88,7 +88,7 @@ def test_planted_churn_rates_follow_the_known_fields(demo: DemoData) -> None:
     active = frame[frame["active_at_cutoff"]]
     by_contract = active.groupby("contract")["churned"].mean()
     by_tier = active.groupby("loyalty_tier")["churned"].mean()
-    # measured: month-to-month 4.2x two-year; gold 0.37x bronze
+    # measured: month-to-month 4.3x two-year (0.19, 0.045); gold 0.37x bronze
     assert by_contract["month-to-month"] >= 2 * by_contract["two-year"]
     assert by_tier["gold"] <= 0.7 * by_tier["bronze"]
     assert 0.05 <= active["churned"].mean() <= 0.3
@@ -121,12 +121,14 @@ def _derived(demo: DemoData, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, np.nda
 def test_derived_churn_agrees_with_the_planted_label(demo: DemoData) -> None:
     cutoff = pd.Timestamp(demo.truth.cutoff_date, tz="UTC")
     x, derived = _derived(demo, cutoff)
-    planted = demo.truth.per_customer.set_index("customer_id").loc[x.index, "churned"]
+    per = demo.truth.per_customer.set_index("customer_id").loc[x.index]
+    active = per["active_at_cutoff"].to_numpy()  # churned before the cut-off: not at risk
+    derived, planted = derived[active], per.loc[active, "churned"]
     agreement = float(np.mean(derived == planted.to_numpy()))
-    assert agreement >= 0.85  # measured: 0.91
+    assert agreement >= 0.85  # measured: 0.92
     rate_churners = derived[planted.to_numpy()].mean()
     rate_others = derived[~planted.to_numpy()].mean()
-    assert rate_churners >= 5 * rate_others  # measured: 0.44 against 0.03
+    assert rate_churners >= 5 * rate_others  # measured: 0.53 against 0.026
 
 
 @pytest.mark.parametrize("cutoff", ["2025-01-01", "truth"])
@@ -157,7 +159,7 @@ def test_category_propensity_follows_its_driver_field(demo: DemoData) -> None:
     cu = demo.customers.set_index("customer_id").loc[per.index[per["active_at_cutoff"]]]
     driven = cu[spec["field"]] == spec["value"]
     bought = cu.index.isin(list(buyers))
-    # measured: 0.76 of finance customers buy security in the horizon, 0.21 of the others
+    # measured: 0.82 of finance customers buy security in the horizon, 0.20 of the others
     assert bought[driven].mean() >= 2 * bought[~driven].mean()
     share = per.loc[cu.index, "propensity_share"]
     assert share[driven].mean() >= 2 * share[~driven].mean()

@@ -157,7 +157,7 @@ def _purchase_funnel(config: DemoConfig, rng: np.random.Generator, buys: _Draws,
     keep = (rng.random(n) < p_ret) & (ret_t < active_to[c])
     out.append((c[keep], i[keep], ret_t[keep], "return", qty[keep], channel[keep]))
     fb_t = t + rng.uniform(1, 30, n)
-    score = np.clip(np.round(0.9 * (zi - 1.3) + rng.normal(0, 0.6, n)), -2, 2)
+    score = np.clip(np.round(0.9 * (zi - 1.3) + rng.normal(0, 0.6, n)), -2, 2) + 0.0  # no -0.0
     keep = (rng.random(n) < config.feedback_share) & (fb_t < active_to[c])
     out.append((c[keep], i[keep], fb_t[keep], "feedback", score[keep], channel[keep]))
     return out
