@@ -43,9 +43,9 @@ class ALS(Recommender):
 
     def fit(self, data: Dataset) -> Self:
         X = training_matrix(data, self.config.weighting)
-        model = self._new_model()
-        # implicit warns when BLAS runs threaded; keep BLAS single-threaded during fit.
+        # implicit warns when BLAS runs threaded; keep BLAS single-threaded while it works.
         with threadpool_limits(1, "blas"):
+            model = self._new_model()
             model.fit(X, show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
@@ -65,7 +65,8 @@ class ALS(Recommender):
         """The ``implicit`` model (rebuilt from the factors after a load)."""
         model: AlternatingLeastSquares | None = getattr(self, "_model", None)
         if model is None:
-            model = self._new_model()
+            with threadpool_limits(1, "blas"):
+                model = self._new_model()
             model.user_factors = self.user_factors_
             model.item_factors = self.item_factors_
             self._model = model
@@ -85,7 +86,9 @@ class ALS(Recommender):
     def _scores_from_history(self, histories: np.ndarray) -> np.ndarray:
         user_items = sparse.csr_matrix(histories, dtype=np.float32)
         ids = np.arange(user_items.shape[0])
-        factors = self._implicit_model().recalculate_user(ids, user_items)
+        model = self._implicit_model()
+        with threadpool_limits(1, "blas"):
+            factors = model.recalculate_user(ids, user_items)
         return np.asarray(np.atleast_2d(factors) @ self.item_factors_.T, dtype=np.float64)
 
     def _get_state(self) -> dict[str, np.ndarray]:

@@ -77,7 +77,7 @@ def field_block(frame: pd.DataFrame, spec: FieldSpec, max_features: int) -> Bloc
     if spec.type is FieldType.TEXT:
         return text_block(values.fillna("").astype(str), spec.name, max_features)
     if spec.type is FieldType.BOOLEAN:
-        flags = values.map(lambda v: [spec.name] if v is True or v == "true" else [])
+        flags = values.map(lambda v: [spec.name] if str(v).lower() in ("true", "1") else [])
         return multi_hot_block(flags, spec.name)
     return multi_hot_block(values, spec.name)  # enum, string, list
 

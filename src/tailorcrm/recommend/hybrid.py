@@ -78,6 +78,7 @@ class Hybrid(Recommender):
         from tailorcrm.recommend.registry import build_model
 
         self.models = [build_model(c.kind, c.config) for c in self.config.components]
+        self._explained: tuple[int, list[np.ndarray]] | None = None
 
     @classmethod
     def of(cls, models: list[tuple[Recommender, float]], normalize: Normalization = "zscore"
@@ -101,6 +102,7 @@ class Hybrid(Recommender):
         for model in self.models:
             model.fit(data)
         self._set_shape(data)
+        self._explained = None
         return self
 
     def _set_shape(self, data: Dataset) -> None:
@@ -153,12 +155,17 @@ class Hybrid(Recommender):
 
     def contributions(self, customer_idx: int, item_idx: int) -> dict[str, float]:
         """Each component's weighted, normalized share of one item's blended score."""
-        idx = np.asarray([customer_idx])
-        seen = self._seen(idx)
+        cached = self._explained
+        if cached is None or cached[0] != customer_idx:
+            idx = np.asarray([customer_idx])
+            seen = self._seen(idx)
+            rows = [normalize_rows(m.score_many(idx), seen, self.config.normalize)[0]
+                    for m in self.models]
+            cached = (customer_idx, rows)
+            self._explained = cached  # explaining a list asks about one customer many times
         out = {}
-        for name, w, m in zip(self.component_names, self.weights, self.models, strict=True):
-            normed = normalize_rows(m.score_many(idx), seen, self.config.normalize)[0, item_idx]
-            out[name] = 0.0 if np.isnan(normed) else float(w * normed)
+        for name, w, row in zip(self.component_names, self.weights, cached[1], strict=True):
+            out[name] = 0.0 if np.isnan(row[item_idx]) else float(w * row[item_idx])
         return out
 
     def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Literal, Self
 
 import numpy as np
 from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
+from implicit.utils import ParameterWarning
 from pydantic import Field
 from scipy import sparse
 
@@ -55,7 +57,10 @@ class ItemKNN(Recommender):
             knn = BM25Recommender(K=cfg.k, K1=cfg.bm25_k1, B=cfg.bm25_b, num_threads=1)
         else:
             knn = CosineRecommender(K=cfg.k, num_threads=1)
-        knn.fit(X, show_progress=False)
+        with warnings.catch_warnings():
+            # implicit's own cosine normalisation hands itself a COO matrix and warns about it
+            warnings.simplefilter("ignore", ParameterWarning)
+            knn.fit(X, show_progress=False)
         sim = sparse.csr_matrix(knn.similarity, dtype=np.float64)
         sim.setdiag(0.0)
         sim.eliminate_zeros()

@@ -1,8 +1,57 @@
-"""Top-N once, outside the models: exclusions, consent, and reasons on every item."""
+"""Top-N once, outside the models: exclusions, consent, live feedback and labelled reasons."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
+import pandas as pd
+from pydantic import Field
+from scipy import sparse
+
+from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import NotFoundError
+from tailorcrm.recommend.base import ModelConfig, Recommender
+from tailorcrm.recommend.popularity import Popularity
+from tailorcrm.recommend.reasons import Reason
+
+log = logging.getLogger(__name__)
+
+VERBS = {"purchase": "bought", "view": "viewed", "click": "clicked",
+         "add_to_cart": "added to cart", "rating": "rated", "feedback": "liked"}
+
+
+class RankingConfig(ModelConfig):
+    """What a list may hold and how long it is.
+
+    Items bought (``bought_types``) are left out unless one of their categories is in
+    ``repurchasable_categories``; items with ``available == False`` and items the customer
+    rejected (``reject_types``) are always left out.
+    """
+
+    n: int = Field(10, gt=0)
+    exclude_bought: bool = True
+    bought_types: tuple[str, ...] = ("purchase",)
+    repurchasable_categories: tuple[str, ...] = ()
+    exclude_unavailable: bool = True
+    reject_types: tuple[str, ...] = ("reject",)
+    max_reasons: int = Field(3, ge=0)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended item: its external id, its score and why."""
+
+    item_id: str
+    score: float
+    reasons: tuple[Reason, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape stored in recommendation lists and served by the API."""
+        return {"item_id": self.item_id, "score": round(float(self.score), 6),
+                "reasons": [r.to_dict() for r in self.reasons]}
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -17,13 +66,154 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k == 0:
         return out
     safe = np.where(np.isfinite(scores), scores, -np.inf)
-    part = np.argpartition(-safe, k - 1, axis=1)[:, :k] if k < n_items else \
-        np.tile(np.arange(n_items), (n_rows, 1))
+    part = np.argpartition(-safe, k - 1, axis=1)[:, :k]
     part_scores = np.take_along_axis(safe, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     best = np.take_along_axis(part, order, axis=1)
-    ok = np.isfinite(np.take_along_axis(safe, best, axis=1))
-    out[ok] = best[ok]
-    # keep the valid ones left-aligned
-    return np.asarray([np.concatenate([r[r >= 0], r[r < 0]]) for r in out]) if (~ok).any() \
-        else out
+    finite = np.isfinite(np.take_along_axis(safe, best, axis=1))
+    return np.where(finite, best, -1)  # -inf sorts last, so valid items stay left-aligned
+
+
+@dataclass
+class Ranker:
+    """Turns a fitted model's scores into lists a salesperson can use.
+
+    Consent-denied customers get ``fallback`` (global popularity, fitted here if not
+    given) and reasons that say so. :meth:`add_events` takes live events: the customer's
+    next list is recomputed from their updated history by the model's fold-in, and a
+    rejected item never comes back.
+    """
+
+    model: Recommender
+    data: Dataset
+    config: RankingConfig = field(default_factory=RankingConfig)
+    fallback: Recommender | None = None
+    _live: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fallback is None:
+            self.fallback = Popularity().fit(self.data)
+        self._allowed = self.data.personalizable_customers()
+        items = self.data.items.reindex(self.data.item_vocab.ids)
+        available = items["available"] if "available" in items else pd.Series(True)
+        self._unavailable = (available.astype("boolean").fillna(True) == False).to_numpy()  # noqa: E712
+        cats = items["categories"] if "categories" in items else pd.Series([[]] * len(items))
+        repurchasable = set(self.config.repurchasable_categories)
+        self._repurchasable = np.asarray(
+            [bool(repurchasable & set(c)) if isinstance(c, list | tuple) else False
+             for c in cats], dtype=bool)
+        self._titles = items["title"].fillna("").astype(str).to_numpy() if "title" in items \
+            else np.full(len(items), "", dtype=object)
+
+    # -- exclusions ----------------------------------------------------------------------
+    def _typed(self, events: pd.DataFrame, types: tuple[str, ...]) -> sparse.csr_matrix:
+        return self.data.with_events(events[events["type"].isin(list(types))]) \
+            .interaction_matrix(weighting="count")
+
+    def excluded(self, customer_id: str) -> np.ndarray:
+        """Boolean mask over items this customer must not be shown."""
+        events = self.customer_events(customer_id)
+        mask = self._unavailable.copy() if self.config.exclude_unavailable \
+            else np.zeros(self.data.n_items, dtype=bool)
+        if events.empty:
+            return mask
+        own = events.assign(customer_id=self.data.customer_vocab.id(0))
+        rejected = np.asarray(self._typed(own, self.config.reject_types).sum(axis=0)).ravel()
+        mask |= rejected > 0
+        if self.config.exclude_bought:
+            bought = np.asarray(self._typed(own, self.config.bought_types).sum(axis=0)).ravel()
+            mask |= (bought > 0) & ~self._repurchasable
+        return mask
+
+    # -- events and live feedback --------------------------------------------------------
+    def customer_events(self, customer_id: str) -> pd.DataFrame:
+        """This customer's events: training data plus live events added since."""
+        ev = self.data.events
+        own = ev[ev["customer_id"] == str(customer_id)]
+        live = self._live.get(str(customer_id))
+        return own if live is None else pd.concat([own, live], ignore_index=True)
+
+    def add_events(self, events: pd.DataFrame) -> None:
+        """Take live events (Dataset event columns); their customers' next lists change."""
+        frame = Dataset.from_events(events).events
+        for customer_id, part in frame.groupby("customer_id"):
+            old = self._live.get(str(customer_id))
+            self._live[str(customer_id)] = part if old is None else pd.concat([old, part])
+
+    # -- lists ---------------------------------------------------------------------------
+    def personalized(self, customer_id: str) -> bool:
+        """False when the customer denied personalization."""
+        idx = self.data.customer_vocab.index_of(customer_id)
+        return idx < 0 or bool(self._allowed[idx])
+
+    def scores(self, customer_id: str) -> tuple[np.ndarray, Recommender]:
+        """All-item scores for one customer and the model that gave them."""
+        idx = self.data.customer_vocab.index_of(customer_id)
+        assert self.fallback is not None
+        if not self.personalized(customer_id):
+            return self.fallback.score(-1), self.fallback
+        if str(customer_id) in self._live:
+            scores = self.model.fold_in_events(self.data, self.customer_events(customer_id))
+        else:
+            scores = self.model.score(idx)
+        if np.all(np.isnan(scores)):
+            return self.fallback.score(idx), self.fallback
+        return scores, self.model
+
+    def recommend(self, customer_id: str, n: int | None = None) -> list[Recommendation]:
+        """The top ``n`` items for one customer, each with labelled reasons."""
+        if str(customer_id) not in self.data.customer_vocab and \
+                str(customer_id) not in self._live:
+            log.debug("customer %s unknown: popularity answers", customer_id)
+        scores, source = self.scores(str(customer_id))
+        scores = np.where(self.excluded(str(customer_id)), np.nan, scores)
+        best = top_k(scores, n or self.config.n)[0]
+        best = best[best >= 0]
+        idx = self.data.customer_vocab.index_of(customer_id)
+        out = []
+        for item in best:
+            reasons = self._reasons(source, idx, int(item), str(customer_id))
+            out.append(Recommendation(self.data.item_vocab.id(int(item)),
+                                      float(scores[item]), tuple(reasons)))
+        return out
+
+    def recommend_for(self, customer_ids: list[str], n: int | None = None
+                      ) -> dict[str, list[Recommendation]]:
+        """Lists for several customers (see :meth:`recommend`)."""
+        return {c: self.recommend(c, n) for c in customer_ids}
+
+    def item_id(self, item_idx: int) -> str:
+        return self.data.item_vocab.id(item_idx)
+
+    # -- reasons -------------------------------------------------------------------------
+    def _reasons(self, source: Recommender, customer_idx: int, item_idx: int,
+                 customer_id: str) -> list[Reason]:
+        if self.config.max_reasons == 0:
+            return []
+        if source is self.fallback and not self.personalized(customer_id):
+            return [Reason("popular", "popular with all customers (personalization is off)",
+                           1.0, "global")]
+        raw = source.explain(customer_idx, item_idx) if customer_idx >= 0 else []
+        if not raw and source is self.fallback:
+            raw = [Reason("popular", "popular", 1.0, "global")]
+        return [self._label(r, customer_id) for r in raw][: self.config.max_reasons + 1]
+
+    def _label(self, reason: Reason, customer_id: str) -> Reason:
+        if reason.kind != "history_item" or reason.label:
+            return reason
+        item = int(reason.ref)
+        item_id = self.item_id(item)
+        title = self._titles[item] or item_id
+        events = self.customer_events(customer_id)
+        types = events.loc[events["item_id"] == item_id, "type"]
+        verb = next((VERBS[t] for t in ("purchase", "add_to_cart", "rating", "click", "view")
+                     if t in set(types)), "liked")
+        return Reason("history_item", f"{verb} {title}", reason.weight, item_id)
+
+
+def require_customer(data: Dataset, customer_id: str) -> int:
+    """The index of a known customer, or :class:`NotFoundError`."""
+    idx = data.customer_vocab.index_of(customer_id)
+    if idx < 0:
+        raise NotFoundError(f"customer {customer_id!r} not found", customer_id=customer_id)
+    return idx

@@ -1,0 +1,15 @@
+"""UserKNN passes the shared model contract."""
+
+from __future__ import annotations
+
+from model_contract import ModelContract
+
+from tailorcrm.recommend.base import Recommender
+from tailorcrm.recommend.userknn import UserKNN
+
+
+class TestContract(ModelContract):
+    planted_bound = 0.5
+
+    def make_model(self, random_state: int = 42) -> Recommender:
+        return UserKNN(k=20)
