@@ -48,9 +48,14 @@ def stored_context(store: Store, tid: int, customer_id: str,
                        segments=segments, context=dict(context or {}))
 
 
-def stored_lists(store: Store, tid: int, customer_id: str,
-                 catalog: ActionCatalog) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
-    """Precomputed lists of the strategies the catalog links to, and views of their items."""
+def stored_lists(store: Store, tid: int, customer_id: str, catalog: ActionCatalog, *,
+                 item_cache: dict[str, dict[str, Any] | None] | None = None,
+                 ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """Precomputed lists of the strategies the catalog links to, and views of their items.
+
+    ``item_cache`` (item id → view, None if absent) saves look-ups across customers.
+    """
+    cache = item_cache if item_cache is not None else {}
     lists: dict[str, list[Any]] = {}
     wanted: set[str] = {i for a in catalog.actions for i in a.linked_items}
     for strategy in {a.strategy for a in catalog.actions if a.strategy}:
@@ -60,9 +65,12 @@ def stored_lists(store: Store, tid: int, customer_id: str,
         wanted |= {e if isinstance(e, str) else str(e.get("item_id")) for e in entries}
     views = {}
     for item_id in sorted(wanted):
-        found = store.items.find(tid, item_id)
-        if found is not None:
-            views[item_id] = item_record_view(found)
+        if item_id not in cache:
+            found = store.items.find(tid, item_id)
+            cache[item_id] = None if found is None else item_record_view(found)
+        view = cache[item_id]
+        if view is not None:
+            views[item_id] = view
     return lists, views
 
 
@@ -70,7 +78,9 @@ def actions_for_customer(store: Store, tid: int, customer_id: str, *,
                          catalog: ActionCatalog | str = DEFAULT_CATALOG,
                          context: Mapping[str, Any] | None = None,
                          now: dt.datetime | None = None, limit: int | None = None,
-                         errors: dict[str, str] | None = None) -> list[ActionRecommendation]:
+                         errors: dict[str, str] | None = None,
+                         item_cache: dict[str, dict[str, Any] | None] | None = None,
+                         ) -> list[ActionRecommendation]:
     """A stored customer's ranked eligible actions with reasons and linked items.
 
     Actions the customer rejected less than ``suppress_days`` before ``now`` are left out.
@@ -78,7 +88,7 @@ def actions_for_customer(store: Store, tid: int, customer_id: str, *,
     cat = catalog if isinstance(catalog, ActionCatalog) else load_catalog(
         store.configs, tid, catalog)
     ctx = stored_context(store, tid, customer_id, context)
-    lists, views = stored_lists(store, tid, customer_id, cat)
+    lists, views = stored_lists(store, tid, customer_id, cat, item_cache=item_cache)
     moment = now or dt.datetime.now(dt.UTC)
     rejected = recent_rejections(store, tid, customer_id, now=moment)
     suppressed = set()
