@@ -1,0 +1,233 @@
+"""Fast bulk writers for imports: SQLite ``executemany`` and PostgreSQL ``COPY``, both idempotent.
+
+The repositories validate and write rows one by one through SQLAlchemy, which is right for the
+API but about 20x too slow for a 500,000-row import. Here, rows arrive cleaned and typed as
+DataFrame columns (see ``ingest/clean.py``) and go to the database through the raw DBAPI
+connection of the caller's transaction:
+
+* SQLite: one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING/UPDATE`` per table.
+* PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+
+Duplicates (same idempotency key, same external id with the same content) change nothing, so
+re-running an import is a no-op. Custom attributes are merged into stored ones, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection
+
+from tailorcrm.store.tables import utcnow
+
+EVENT_COLUMNS = ("idempotency_key", "customer_id", "item_id", "type", "value", "ts", "attributes")
+ITEM_COLUMNS = ("item_id", "title", "description", "categories", "price", "available",
+                "attributes")
+
+_SQLITE_SQL = {
+    "events": "INSERT INTO events (tenant_id, idempotency_key, customer_id, item_id, type, "
+              "value, ts, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+    "customers_create": "INSERT INTO customers (tenant_id, customer_id, attributes, "
+              "consent_personalization, consent_marketing, created_at, updated_at) "
+              "VALUES (?, ?, ?, 'unknown', 'unknown', ?, ?) "
+              "ON CONFLICT (tenant_id, customer_id) DO NOTHING",
+    "customers_upsert": "INSERT INTO customers (tenant_id, customer_id, attributes, "
+              "consent_personalization, consent_marketing, created_at, updated_at) "
+              "VALUES (?, ?, ?, 'unknown', 'unknown', ?, ?) "
+              "ON CONFLICT (tenant_id, customer_id) DO UPDATE SET "
+              "attributes = json_patch(customers.attributes, excluded.attributes), "
+              "updated_at = excluded.updated_at "
+              "WHERE json_patch(customers.attributes, excluded.attributes) "
+              "IS NOT json(customers.attributes)",
+    "items_create": "INSERT INTO items (tenant_id, item_id, title, description, categories, "
+              "price, available, attributes, created_at, updated_at) "
+              "VALUES (?, ?, ?, '', '[]', ?, 1, '{}', ?, ?) "
+              "ON CONFLICT (tenant_id, item_id) DO UPDATE SET "
+              "title = CASE WHEN items.title = '' THEN excluded.title ELSE items.title END, "
+              "price = coalesce(items.price, excluded.price) "
+              "WHERE (items.title = '' AND excluded.title <> '') "
+              "OR (items.price IS NULL AND excluded.price IS NOT NULL)",
+    "items_upsert": "INSERT INTO items (tenant_id, item_id, title, description, categories, "
+              "price, available, attributes, created_at, updated_at) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (tenant_id, item_id) DO UPDATE SET "
+              "title = excluded.title, description = excluded.description, "
+              "categories = excluded.categories, price = excluded.price, "
+              "available = excluded.available, "
+              "attributes = json_patch(items.attributes, excluded.attributes), "
+              "updated_at = excluded.updated_at "
+              "WHERE (items.title, items.description, json(items.categories), items.price, "
+              "items.available, json(items.attributes)) IS NOT (excluded.title, "
+              "excluded.description, json(excluded.categories), excluded.price, "
+              "excluded.available, json_patch(items.attributes, excluded.attributes))",
+    "quarantine": "INSERT INTO quarantine (tenant_id, import_id, entity, row_number, field, "
+              "reason, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+}
+
+
+def sqlite_timestamps(ts: pd.Series) -> list[str | None]:
+    """UTC timestamps as SQLAlchemy writes them to SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    naive = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+    text = pa.array(np.datetime_as_string(naive, unit="us"), type=pa.string())
+    text = pc.replace_substring(text, "T", " ", max_replacements=1)
+    text = pc.if_else(pa.array(np.isnat(naive)), pa.scalar(None, pa.string()), text)
+    return text.to_pylist()  # type: ignore[no-any-return]
+
+
+def _objects(series: pd.Series) -> list[Any]:
+    """Column values as Python objects with None for missing."""
+    return series.astype(object).where(series.notna(), None).tolist()  # type: ignore[no-any-return]
+
+
+def _columns(frame: pd.DataFrame, names: Sequence[str]) -> list[list[Any]]:
+    out = []
+    for name in names:
+        col = frame[name]
+        out.append(sqlite_timestamps(col) if name == "ts" else _objects(col))
+    return out
+
+
+class BulkWriter:
+    """Writes cleaned import rows through one SQLAlchemy connection (inside its transaction).
+
+    Every method returns how many rows it inserted or changed.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.backend = conn.dialect.name
+        self._dbapi: Any = conn.connection.driver_connection
+
+    def _sqlite(self, statement: str, rows: list[tuple[Any, ...]]) -> int:
+        if not rows:
+            return 0
+        cur = self._dbapi.cursor()
+        try:
+            before = self._dbapi.total_changes
+            cur.executemany(_SQLITE_SQL[statement], rows)
+            return int(self._dbapi.total_changes - before)
+        finally:
+            cur.close()
+
+    def _postgres(self, table: str, columns: Sequence[tuple[str, str]],
+                  rows: list[tuple[Any, ...]], insert: str) -> int:
+        """COPY ``rows`` into a temporary table, then run ``insert`` (selecting from it)."""
+        if not rows:
+            return 0
+        temp = f"_bulk_{table}"
+        spec = ", ".join(f"{name} {sqltype}" for name, sqltype in columns)
+        names = ", ".join(name for name, _ in columns)
+        with self._dbapi.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} ({spec}) ON COMMIT DELETE ROWS")
+            cur.execute(f"TRUNCATE {temp}")
+            with cur.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(insert)
+            return int(cur.rowcount)
+
+    # -- events ------------------------------------------------------------------------
+    def events(self, tid: int, frame: pd.DataFrame) -> int:
+        """Insert events; rows whose idempotency key is stored already are skipped."""
+        frame = frame.drop_duplicates("idempotency_key")
+        cols = _columns(frame, EVENT_COLUMNS)
+        if self.backend == "sqlite":
+            return self._sqlite("events", list(zip([tid] * len(frame), *cols, strict=True)))
+        cols[EVENT_COLUMNS.index("ts")] = [None if t is None else t + "+00:00"
+                                           for t in cols[EVENT_COLUMNS.index("ts")]]
+        types = ("text", "text", "text", "text", "float8", "timestamptz", "jsonb")
+        names = ", ".join(EVENT_COLUMNS)
+        return self._postgres(
+            "events", list(zip(EVENT_COLUMNS, types, strict=True)),
+            list(zip(*cols, strict=True)),
+            f"INSERT INTO events (tenant_id, {names}) SELECT {tid}, {names} FROM _bulk_events "
+            "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING")
+
+    # -- customers ---------------------------------------------------------------------
+    def customers(self, tid: int, frame: pd.DataFrame, *, create_only: bool) -> int:
+        """Insert customers; existing ones get their attributes merged (or, with
+        ``create_only``, stay as they are)."""
+        frame = frame.drop_duplicates("customer_id", keep="first" if create_only else "last")
+        now = utcnow()
+        ids, attrs = _objects(frame["customer_id"]), _objects(frame["attributes"])
+        if self.backend == "sqlite":
+            stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+            rows = [(tid, c, a, stamp, stamp) for c, a in zip(ids, attrs, strict=True)]
+            return self._sqlite("customers_create" if create_only else "customers_upsert", rows)
+        conflict = "DO NOTHING" if create_only else (
+            "DO UPDATE SET attributes = customers.attributes || excluded.attributes, "
+            "updated_at = excluded.updated_at WHERE customers.attributes || excluded.attributes "
+            "IS DISTINCT FROM customers.attributes")
+        return self._postgres(
+            "customers", [("customer_id", "text"), ("attributes", "jsonb")],
+            list(zip(ids, attrs, strict=True)),
+            "INSERT INTO customers (tenant_id, customer_id, attributes, consent_personalization, "
+            f"consent_marketing, created_at, updated_at) SELECT {tid}, customer_id, attributes, "
+            f"'unknown', 'unknown', now(), now() FROM _bulk_customers "
+            f"ON CONFLICT (tenant_id, customer_id) {conflict}")
+
+    # -- items -------------------------------------------------------------------------
+    def items(self, tid: int, frame: pd.DataFrame, *, create_only: bool) -> int:
+        """Upsert items; with ``create_only`` (items an events import references) existing
+        items only get a missing title or price filled in."""
+        frame = frame.drop_duplicates("item_id", keep="first" if create_only else "last")
+        now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+        if create_only:
+            cols = _columns(frame, ("item_id", "title", "price"))
+            if self.backend == "sqlite":
+                rows = [(tid, *r, now, now) for r in zip(*cols, strict=True)]
+                return self._sqlite("items_create", rows)
+            return self._postgres(
+                "items", [("item_id", "text"), ("title", "text"), ("price", "float8")],
+                list(zip(*cols, strict=True)),
+                "INSERT INTO items (tenant_id, item_id, title, description, categories, price, "
+                f"available, attributes, created_at, updated_at) SELECT {tid}, item_id, title, "
+                "'', '[]'::jsonb, price, true, '{}'::jsonb, now(), now() FROM _bulk_items "
+                "ON CONFLICT (tenant_id, item_id) DO UPDATE SET title = CASE WHEN "
+                "items.title = '' THEN excluded.title ELSE items.title END, "
+                "price = coalesce(items.price, excluded.price) WHERE (items.title = '' AND "
+                "excluded.title <> '') OR (items.price IS NULL AND excluded.price IS NOT NULL)")
+        cols = _columns(frame, ITEM_COLUMNS)
+        if self.backend == "sqlite":
+            rows = [(tid, *r, now, now) for r in zip(*cols, strict=True)]
+            return self._sqlite("items_upsert", rows)
+        types = ("text", "text", "text", "jsonb", "float8", "boolean", "jsonb")
+        names = ", ".join(ITEM_COLUMNS)
+        return self._postgres(
+            "items_full", list(zip(ITEM_COLUMNS, types, strict=True)),
+            list(zip(*cols, strict=True)),
+            f"INSERT INTO items (tenant_id, {names}, created_at, updated_at) SELECT {tid}, "
+            f"{names}, now(), now() FROM _bulk_items_full ON CONFLICT (tenant_id, item_id) DO "
+            "UPDATE SET title = excluded.title, description = excluded.description, "
+            "categories = excluded.categories, price = excluded.price, "
+            "available = excluded.available, attributes = items.attributes || "
+            "excluded.attributes, updated_at = excluded.updated_at WHERE (items.title, "
+            "items.description, items.categories, items.price, items.available, "
+            "items.attributes) IS DISTINCT FROM (excluded.title, excluded.description, "
+            "excluded.categories, excluded.price, excluded.available, "
+            "items.attributes || excluded.attributes)")
+
+    # -- quarantine --------------------------------------------------------------------
+    def quarantine(self, tid: int, import_id: int, entity: str, rows: Sequence[int],
+                   fields: Sequence[str], reasons: Sequence[str],
+                   raw: Sequence[dict[str, object]]) -> int:
+        """Store rejected source rows with their row number, field, reason and raw values."""
+        raws = [json.dumps(r, ensure_ascii=False, default=str) for r in raw]
+        if self.backend == "sqlite":
+            return self._sqlite("quarantine", [
+                (tid, import_id, entity, *r) for r in zip(rows, fields, reasons, raws,
+                                                          strict=True)])
+        return self._postgres(
+            "quarantine", [("row_number", "integer"), ("field", "text"), ("reason", "text"),
+                           ("raw", "jsonb")],
+            list(zip(rows, fields, reasons, raws, strict=True)),
+            "INSERT INTO quarantine (tenant_id, import_id, entity, row_number, field, reason, "
+            f"raw) SELECT {tid}, {import_id}, '{entity}', row_number, field, reason, raw "
+            "FROM _bulk_quarantine")
