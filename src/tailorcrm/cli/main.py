@@ -19,6 +19,10 @@ app.add_typer(__import__("tailorcrm.cli.schema", fromlist=["_"]).app, name="sche
 app.command("evaluate")(__import__("tailorcrm.cli.evaluate", fromlist=["_"]).evaluate_command)
 app.command("demo-data")(__import__("tailorcrm.cli.demo_data", fromlist=["_"]).demo_data_command)
 app.add_typer(__import__("tailorcrm.cli.needs", fromlist=["_"]).app, name="needs")
+app.add_typer(__import__("tailorcrm.cli.rules", fromlist=["_"]).app, name="rules")
+app.add_typer(__import__("tailorcrm.cli.strategies", fromlist=["_"]).app, name="strategies")
+app.add_typer(__import__("tailorcrm.cli.actions", fromlist=["_"]).app, name="actions")
+app.add_typer(__import__("tailorcrm.cli.export", fromlist=["_"]).app, name="export")
 
 
 def main() -> None:  # pragma: no cover - console entry
