@@ -9,6 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
+from tailorcrm.needs.rfm import NO_PURCHASES
 from tailorcrm.needs.segments import (
     Segmentation,
     SegmentationConfig,
@@ -44,6 +45,8 @@ def planted_shop(seed: int = 11) -> tuple[Dataset, pd.Series]:
                              "type": "purchase", "value": float(rng.gamma(4.0, qty / 4.0)),
                              "ts": REF - pd.Timedelta(days=float(gap + 5 * j + rng.random()))})
     events = pd.DataFrame(rows).sort_values("ts")
+    for i in range(15):  # customers who never bought: not clustered
+        industry[f"idle{i:02d}"] = "retail"
     customers = pd.DataFrame({"consent_personalization": "unknown",
                               "industry": pd.Series(industry)})
     customers.index.name = "customer_id"
@@ -75,11 +78,26 @@ def test_recovers_planted_clusters_and_k(shop: tuple[Dataset, pd.Series],
     assert best.k == 3
     ari = adjusted_rand_score(truth.sort_index(), seg.assignment.reindex(truth.index).sort_index())
     assert ari >= 0.8
-    assert sum(p.n for p in seg.profile.segments) == len(truth)
-    # the largest segment is named first
+    assert sum(p.n for p in seg.profile.segments) == len(truth) + 15
+    # the largest segment is named first; customers without purchases are set apart
     assert seg.profile.segments[0].segment == "segment_1"
-    sizes = [p.n for p in seg.profile.segments]
+    sizes = [p.n for p in seg.profile.segments[:-1]]
     assert sizes == sorted(sizes, reverse=True)
+    assert seg.profile.segments[-1].segment == NO_PURCHASES
+    idle = seg.assignment[seg.assignment.index.str.startswith("idle")]
+    assert len(idle) == 15 and (idle == NO_PURCHASES).all()
+
+
+def test_assign_places_customers_at_another_time(shop: tuple[Dataset, pd.Series],
+                                                 segmented: Segmentation) -> None:
+    data, truth = shop
+    again = segmented.assign(data, REF)
+    assert again.reindex(segmented.assignment.index).equals(segmented.assignment)
+    # 150 days earlier the "lapsed" customers had bought recently, the rest had not started
+    earlier = segmented.assign(data, REF - pd.Timedelta(days=150))
+    lapsed = earlier[truth.index[truth == "lapsed"]]
+    assert (lapsed != NO_PURCHASES).mean() > 0.9
+    assert (earlier[truth.index[truth == "big"]] == NO_PURCHASES).mean() > 0.9
 
 
 def test_descriptions_name_the_planted_features(shop: tuple[Dataset, pd.Series],

@@ -162,10 +162,12 @@ def field_groups(column: pd.Series, *, bins: int = 5, max_groups: int = 20) -> p
         return out.astype(object)
     numeric = pd.to_numeric(present, errors="coerce")
     if numeric.notna().all() and present.nunique() > max_groups:
-        cut = pd.qcut(pd.to_numeric(col, errors="coerce"), q=bins, duplicates="drop")
-        labels = cut.astype(object).map(
-            lambda iv: MISSING_GROUP if pd.isna(iv) else f"{iv.left:.4g} – {iv.right:.4g}")
-        return labels.astype(object)
+        values = pd.to_numeric(col, errors="coerce")
+        codes = pd.qcut(values, q=bins, labels=False, duplicates="drop")
+        # Label each bin by the smallest and largest value in it (qcut's edges are padded).
+        span = values.groupby(codes).agg(["min", "max"])
+        names = {code: f"{row['min']:.4g} – {row['max']:.4g}" for code, row in span.iterrows()}
+        return codes.map(lambda c: MISSING_GROUP if pd.isna(c) else names[c]).astype(object)
     if present.nunique() > max_groups:
         return None
     return col.map(lambda v: MISSING_GROUP if pd.isna(v) else str(v)).astype(object)
@@ -178,7 +180,18 @@ def _by_group(labels: pd.Series, groups: pd.Series, kind: str,
     for name, part in labels.groupby(aligned, sort=True):
         est = _estimate(part, kind, confidence)
         out.append(GroupEstimate(group=str(name), **est.model_dump()))
-    return out
+    return sorted(out, key=lambda g: _group_order(g.group))
+
+
+def _group_order(group: str) -> tuple[int, float, str]:
+    """Missing last; groups that start with a number (bins, integer values) by that number."""
+    if group == MISSING_GROUP:
+        return (2, 0.0, group)
+    head = group.split(" – ")[0]
+    try:
+        return (0, float(head), group)
+    except ValueError:
+        return (1, 0.0, group)
 
 
 # -- cut-offs -----------------------------------------------------------------------------

@@ -42,9 +42,9 @@ def _nice_max(value: float) -> float:
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, percent: bool = True,
-              reference: float | None = None, width: int = 640) -> str:
+              reference: float | None = None, width: int = 540) -> str:
     """Horizontal bars with interval whiskers and an optional dashed reference line."""
-    label_w, note_w, row_h, top = 190, 110, 24, 30
+    label_w, note_w, row_h, top = 150, 110, 24, 30
     plot_w = width - label_w - note_w - 10
     height = top + row_h * max(len(bars), 1) + 30
     highs = [b.high if b.high is not None else b.value for b in bars] or [1.0]
@@ -59,7 +59,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, percent: bool = True,
     for i, b in enumerate(bars):
         y = top + i * row_h
         parts.append(f"<text x='{label_w - 6}' y='{y + 15}' {FONT} text-anchor='end'>"
-                     f"{escape(b.label[:30])}</text>")
+                     f"{escape(b.label[:24])}</text>")
         parts.append(f"<rect x='{label_w}' y='{y + 4}' width='{x(b.value) - label_w:.1f}' "
                      f"height='{row_h - 8}' fill='{BAR}'><title>{escape(b.label)}: "
                      f"{_fmt(b.value, percent)}</title></rect>")
@@ -87,7 +87,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, percent: bool = True,
 
 
 def line_chart(points: Sequence[Bar], *, title: str, percent: bool = True,
-               width: int = 640, height: int = 220) -> str:
+               width: int = 540, height: int = 220) -> str:
     """A line over ordered labels (months) with a shaded interval band."""
     left, right, top, bottom = 60, 40, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom

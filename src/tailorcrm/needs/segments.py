@@ -19,7 +19,7 @@ from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
 from tailorcrm.needs.behaviour import behaviour_features, is_heavy_tailed
 from tailorcrm.needs.definitions import as_utc
-from tailorcrm.needs.rfm import default_reference
+from tailorcrm.needs.rfm import NO_PURCHASES, default_reference
 from tailorcrm.schema.fields import FieldType
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ class SegmentationConfig(BaseModel):
                            "slows it down many times on a busy machine (threads spin-wait).")
     behaviour_columns: tuple[str, ...] | None = Field(
         DEFAULT_BEHAVIOUR, description="Behavioural features used (None: all, with shares).")
+    buyers_only: bool = Field(
+        True, description="Cluster customers with a purchase before the reference; the others "
+        "form the segment 'no_purchases' (else they become a cluster of their own).")
     category_shares: bool = True
     custom_fields: bool = True
     cluster_on_enums: bool = Field(
@@ -131,8 +134,11 @@ class Segmentation:
         x = self.scaler_.transform(space.to_numpy()) * block_weights(space.columns)
         with threadpool_limits(self.config.n_threads):
             labels = self.kmeans_.predict(x)
-        return pd.Series([self.names_[int(lab)] for lab in labels],
-                         index=raw.index.astype(str), name=self.profile.name)
+        out = pd.Series([self.names_[int(lab)] for lab in labels],
+                        index=raw.index.astype(str), name=self.profile.name)
+        if self.config.buyers_only and "frequency" in raw.columns:
+            out[(raw["frequency"] <= 0).to_numpy()] = NO_PURCHASES
+        return out
 
     def assign(self, data: Dataset, reference: dt.datetime | pd.Timestamp | None) -> pd.Series:
         """Every customer's segment from their features at ``reference``."""
@@ -269,6 +275,10 @@ def behavioural_segments(
     ref = default_reference(data) if reference is None else as_utc(reference)
     raw = customer_features(data, ref, cfg) if features is None else features.astype(float)
     raw = raw.fillna(0.0)
+    idle: pd.Index = pd.Index([], dtype=object)
+    if cfg.buyers_only and features is None:
+        idle = raw.index[raw["frequency"] <= 0]
+        raw = raw[raw["frequency"] > 0]
     space = _model_space(raw, cfg)
     if len(space) < max(10, cfg.k_min + 1) or space.shape[1] == 0:
         raise InsufficientDataError(
@@ -287,8 +297,15 @@ def behavioural_segments(
     assignment = pd.Series([rename[lab] for lab in labels], index=raw.index.astype(str),
                            name=name)
     z = _standardized(raw, space)
-    segments = [describe_segment(seg, raw, z, assignment, cfg.describe_top)
+    total = len(raw) + len(idle)
+    segments = [describe_segment(seg, raw, z, assignment, cfg.describe_top, total=total)
                 for seg in sorted(set(assignment), key=lambda s: int(s.split("_")[1]))]
+    if len(idle):
+        segments.append(SegmentProfile(
+            segment=NO_PURCHASES, n=len(idle), share=len(idle) / total, differences=[],
+            description="no purchase before the reference date (not clustered)"))
+        assignment = pd.concat([assignment, pd.Series(NO_PURCHASES, index=idle.astype(str),
+                                                      name=name)]).sort_index()
     profile = SegmentationProfile(name=name, reference=ref.isoformat(), k=k, silhouette=scores,
                                   features=list(space.columns), random_state=cfg.random_state,
                                   segments=segments)
@@ -342,7 +359,7 @@ def describe_difference(feature: str, seg_mean: float, pop_mean: float, column: 
 
 
 def describe_segment(segment: str, raw: pd.DataFrame, z: pd.DataFrame, assignment: pd.Series,
-                     top: int = 3) -> SegmentProfile:
+                     top: int = 3, *, total: int | None = None) -> SegmentProfile:
     """What sets ``segment`` apart: features with the largest standardized mean difference.
 
     Differences are ranked in the clustering space (standardized, log of counts), the space
@@ -359,5 +376,6 @@ def describe_segment(segment: str, raw: pd.DataFrame, z: pd.DataFrame, assignmen
             feature=feat, segment_mean=seg_mean, population_mean=pop_mean,
             standardized_difference=float(diffs[feat]),
             text=describe_difference(feat, seg_mean, pop_mean, raw[feat])))
-    return SegmentProfile(segment=segment, n=int(mask.sum()), share=float(mask.mean()),
+    share = float(mask.sum()) / (total or len(mask))
+    return SegmentProfile(segment=segment, n=int(mask.sum()), share=share,
                           description="; ".join(d.text for d in out), differences=out)
