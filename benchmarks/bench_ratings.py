@@ -35,13 +35,17 @@ DATA_DIR = Path(os.environ.get("TAILORCRM_DATA_DIR", HERE.parent.parent / "share
 COMMAND = ".venv/bin/python benchmarks/bench_ratings.py"
 PUBLISHED_RMSE = {"Surprise SVD": 0.934, "Surprise SVD++": 0.919}
 GOAL_RMSE = 0.91
-TUNE_GRID = [
-    {"factors": 50, "reg_bias": 5.0, "reg_factors": 10.0},
-    {"factors": 50, "reg_bias": 5.0, "reg_factors": 15.0},
-    {"factors": 50, "reg_bias": 5.0, "reg_factors": 20.0},
-    {"factors": 100, "reg_bias": 5.0, "reg_factors": 15.0},
-    {"factors": 50, "reg_bias": 2.0, "reg_factors": 15.0},
-    {"factors": 50, "reg_bias": 10.0, "reg_factors": 15.0},
+TUNE_GRID: list[dict[str, Any]] = [  # the points tried on validation, the default last
+    {"solver": "als", "cg_steps": 3, "factors": 50, "iterations": 15, "reg_factors": 10.0},
+    {"solver": "als", "cg_steps": 3, "factors": 50, "iterations": 15, "reg_factors": 15.0},
+    {"solver": "als", "cg_steps": 3, "factors": 50, "iterations": 15, "reg_factors": 20.0},
+    {"solver": "als", "cg_steps": 3, "factors": 100, "iterations": 15, "reg_factors": 15.0},
+    {"solver": "gibbs", "iterations": 15, "noise_precision": 2.0, "burn_in": 20},
+    {"solver": "gibbs", "iterations": 3, "noise_precision": 2.0, "burn_in": 20},
+    {"solver": "gibbs", "iterations": 3, "noise_precision": 1.2, "burn_in": 40},
+    {"solver": "gibbs", "iterations": 3, "noise_precision": 1.7, "burn_in": 40},
+    {"solver": "gibbs", "iterations": 3, "noise_precision": 1.5, "burn_in": 40, "factors": 15},
+    {"solver": "gibbs", "iterations": 3, "noise_precision": 1.5, "burn_in": 40},
 ]
 log = logging.getLogger(NAME)
 
