@@ -8,7 +8,6 @@ from typing import Self
 import numpy as np
 from pydantic import Field
 from scipy import sparse
-from sklearn.linear_model import Ridge
 from sklearn.preprocessing import normalize
 
 from tailorcrm.data.dataset import Dataset
@@ -83,9 +82,8 @@ class ContentBased(Recommender):
         learned = np.zeros((C.shape[1], V.shape[1]))
         has = (X.getnnz(axis=1) > 0) & self.allowed_ & (C.getnnz(axis=1) > 0)
         if has.sum() >= 2:
-            profiles = normalize(X[has] @ V, norm="l2", axis=1).toarray()
-            ridge = Ridge(alpha=cfg.ridge_alpha, fit_intercept=False).fit(C[has], profiles)
-            learned = np.asarray(ridge.coef_, dtype=np.float64).T
+            profiles = normalize(X[has] @ V, norm="l2", axis=1)
+            learned = _ridge(C[has], profiles, cfg.ridge_alpha)
         by_value: dict[str, list[int]] = {}
         for j, name in enumerate(names):
             by_value.setdefault(name.split(": ", 1)[-1].lower(), []).append(j)
@@ -142,3 +140,16 @@ class ContentBased(Recommender):
         self.attribute_map_ = arrays["attribute_map_"]
         self.allowed_ = arrays["allowed_"].astype(bool)
         self.feature_names_ = [str(x) for x in arrays["feature_names_"]]
+
+
+def _ridge(C: sparse.csr_matrix, P: sparse.csr_matrix, alpha: float) -> np.ndarray:
+    """Ridge weights ``(CᵀC + αI)⁻¹ CᵀP`` for every target column at once.
+
+    By hand because scikit-learn's Ridge on sparse input runs one conjugate-gradient solve
+    per target (one per item feature, thousands); the normal equations here are one small
+    ``n_customer_features²`` solve whatever the number of targets.
+    """
+    gram = np.asarray((C.T @ C).toarray())
+    gram[np.diag_indices_from(gram)] += alpha
+    rhs = np.asarray((C.T @ P).toarray())
+    return np.asarray(np.linalg.solve(gram, rhs), dtype=np.float64)
