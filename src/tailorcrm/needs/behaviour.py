@@ -26,12 +26,13 @@ class BehaviourConfig(BaseModel):
     return_types: tuple[str, ...] = ("return",)
     service_types: tuple[str, ...] = ("service_ticket",)
     feedback_types: tuple[str, ...] = ("feedback", "rating")
-    recent_days: tuple[int, ...] = (30, 90)
+    recent_days: tuple[int, ...] = (30, 90, 180)
     top_categories: int = Field(default=8, ge=0)
 
 
 # Columns that are counts, amounts or durations (heavy-tailed, >= 0): log1p before scaling.
-HEAVY_TAILED_PREFIXES = ("recency_", "frequency", "monetary", "tenure_", "purchases_",
+HEAVY_TAILED_PREFIXES = ("recency_", "frequency", "purchase_gap", "monetary", "tenure_",
+                         "purchases_",
                          "events_", "returns", "service_tickets", "feedback_count",
                          "avg_order_value")
 
@@ -136,10 +137,16 @@ def behaviour_features(
     monetary = amount.groupby(bid).sum().reindex(idx, fill_value=0.0).clip(lower=0.0)
     out["monetary"] = monetary
     out["avg_order_value"] = (monetary / out["frequency"].replace(0.0, np.nan)).fillna(0.0)
-    for window in cfg.recent_days:
+    for window in cfg.recent_days:  # distinct purchase days (orders) in the window
         recent = buys["ts"] >= cut - pd.Timedelta(days=window)
         out[f"purchases_last_{window}d"] = (
-            bid[recent].value_counts().reindex(idx, fill_value=0).astype(float))
+            days[recent].groupby(bid[recent]).nunique().reindex(idx, fill_value=0)
+            .astype(float))
+    # the customer's own rhythm: mean days between purchase days, and recency against it
+    span = (buys.groupby(bid)["ts"].max() - buys.groupby(bid)["ts"].min()).dt.total_seconds()
+    gaps = (span / 86400.0).reindex(idx) / (out["frequency"] - 1.0).where(out["frequency"] > 1)
+    out["purchase_gap_days"] = gaps.fillna(out["tenure_days"]).clip(lower=1.0)
+    out["recency_to_gap"] = out["recency_purchase_days"] / out["purchase_gap_days"]
 
     rets = ev["type"].isin(list(cfg.return_types))
     out["returns"] = cid[rets].value_counts().reindex(idx, fill_value=0).astype(float)

@@ -1,0 +1,54 @@
+"""Schema-aware features: one encoding per field type, readable names, no leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from planted_needs import START, planted
+
+from tailorcrm.needs.behaviour import behaviour_features
+from tailorcrm.needs.features import FeatureBuilder, FeatureConfig, feature_frame, feature_specs
+
+
+def test_every_field_type_becomes_named_inputs() -> None:
+    data = planted(300)
+    cfg = FeatureConfig()
+    specs = feature_specs(data, cfg)
+    assert "churn" not in [s.name for s in specs]  # not flagged as a feature
+    cut = START + pd.Timedelta(days=200)
+    frame = feature_frame(data, data.customers.index, cut, specs, cfg)
+    builder = FeatureBuilder(specs, cfg).fit(frame)
+    X = builder.transform(frame)
+    names = builder.names_
+    assert X.shape == (300, len(names))
+    assert "contract = month-to-month" in names
+    assert "interests has golf" in names
+    assert any(n.startswith("notes mentions") for n in names)
+    assert "signup_date (age in days)" in names
+    assert "newsletter" in names and "budget" in names
+    assert {"recency_purchase_days", "frequency", "monetary", "service_tickets",
+            "share_garden"} <= set(names)
+    age = frame["signup_date"].to_numpy()
+    signup = pd.to_datetime(data.customers["signup_date"], utc=True)
+    np.testing.assert_allclose(age, ((cut - signup).dt.total_seconds() / 86400).to_numpy())
+    assert np.isfinite(X).all()
+
+
+def test_features_do_not_see_events_after_the_cutoff() -> None:
+    data = planted(300)
+    cut = START + pd.Timedelta(days=180)
+    ids = data.customers.index
+    before = behaviour_features(data, ids, cut)
+    ev = data.events.copy()
+    later = ev["ts"] >= cut
+    ev.loc[later, "type"] = "return"  # change every later event ...
+    ev.loc[later, "value"] = 99.0
+    extra = ev[~later].head(500).copy()  # ... and add new ones after the cut-off
+    extra["ts"] = cut + pd.Timedelta(hours=1)
+    changed = data.with_events(pd.concat([ev, extra]).sort_values("ts", kind="stable"))
+    after = behaviour_features(changed, ids, cut)
+    pd.testing.assert_frame_equal(before, after)
+    # ... while an event just before the cut-off does change them
+    early = extra.assign(ts=cut - pd.Timedelta(hours=1))
+    moved = data.with_events(pd.concat([data.events, early]).sort_values("ts", kind="stable"))
+    assert not behaviour_features(moved, ids, cut).equals(before)

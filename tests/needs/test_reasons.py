@@ -1,0 +1,55 @@
+"""Reasons: contributions + bias equal the raw score, for every learner; words match signs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from planted_needs import planted
+
+from tailorcrm.needs.definitions import LabelNeed
+from tailorcrm.needs.model import ModelConfig, NeedModel
+from tailorcrm.needs.reasons import explain, grouped_contributions
+
+NEED = LabelNeed(name="churn", field="churn", positive=("Yes",))
+
+
+@pytest.fixture(scope="module")
+def data_and_frame() -> tuple:
+    data = planted(600)
+    probe = NeedModel(NEED)
+    y = NEED.labels(data)
+    return data, probe, probe.frame(data, y.index, None), y
+
+
+@pytest.mark.parametrize("algorithm", ["logistic", "lightgbm", "blend"])
+def test_reasons_sum_to_the_raw_score(data_and_frame: tuple, algorithm: str) -> None:
+    _, probe, frame, y = data_and_frame
+    model = NeedModel(NEED, ModelConfig(algorithm=algorithm, inner_folds=3))
+    model.specs_ = probe.specs_
+    model.fit_frame(frame, y)
+    contrib, bias = model.contributions(frame)
+    np.testing.assert_allclose(contrib.sum(axis=1) + bias, model.raw(frame), atol=1e-6)
+    grouped, bias = grouped_contributions(model, frame)
+    np.testing.assert_allclose(grouped.sum(axis=1) + bias, model.raw(frame), atol=1e-6)
+    assert "contract" in grouped.columns and "interests" in grouped.columns
+
+
+def test_reasons_in_business_words(data_and_frame: tuple) -> None:
+    _, probe, frame, y = data_and_frame
+    model = NeedModel(NEED, ModelConfig(algorithm="logistic", inner_folds=3))
+    model.specs_ = probe.specs_
+    model.fit_frame(frame, y)
+    reasons = explain(model, frame.head(50), top=3)
+    assert len(reasons) == 50
+    for customer_id, items in reasons.items():
+        assert 1 <= len(items) <= 3
+        for r in items:
+            assert np.sign(r.delta) == np.sign(r.contribution)
+            assert ("raises churn risk" in r.text) == (r.delta > 0)
+            assert r.text.startswith(f"{r.feature}: ")
+        sizes = [abs(r.contribution) for r in items]
+        assert sizes == sorted(sizes, reverse=True), customer_id
+    month = frame.index[frame["contract"] == "month-to-month"][0]
+    top = {r.feature: r for r in reasons[month]} if month in reasons else {}
+    if "contract" in top:
+        assert "month-to-month raises churn risk" in top["contract"].text
