@@ -215,6 +215,21 @@ def test_load_dataset_round_trip(store: Store) -> None:
     assert list(data.personalizable_customers()) == [True, False]
 
 
+def test_load_dataset_keeps_odd_ids_and_missing_items(store: Store) -> None:
+    tid = store.tenants.ensure("acme")
+    store.events.add(tid, [
+        {"customer_id": "007", "item_id": "NA", "type": "rating", "value": 4,
+         "ts": "2024-01-02T00:00:00Z"},
+        {"customer_id": "007", "type": "service_ticket", "ts": "2024-01-01T00:00:00Z"},
+        {"customer_id": "a,b \"c\"", "item_id": "", "type": "view",
+         "ts": "2024-01-03T00:00:00.123456Z"}])
+    ev = store.load_dataset(tid).events
+    assert list(ev["customer_id"]) == ["007", "007", 'a,b "c"']
+    assert ev["item_id"].isna().tolist() == [True, False, True] and ev["item_id"].iloc[1] == "NA"
+    assert ev["value"].iloc[1] == 4.0 and ev["value"].isna().iloc[0]
+    assert ev["ts"].iloc[2] == pd.Timestamp("2024-01-03T00:00:00.123456Z")
+
+
 def test_erasure_reaches_caches(store: Store) -> None:
     tid = _seed(store, "acme")
     store.segments.replace(tid, "rfm", {"c1": "champions", "c2": "lost"})
