@@ -1,0 +1,1 @@
+"""Alembic migrations of the data store (run by ``tailorcrm.store.migrate``)."""
