@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from tailorcrm.schema.fields import FieldSpec, FieldType
 
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 _TRUE = ("true", "t", "yes", "y", "1", "on", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "off", "0.0")
 
@@ -106,11 +107,21 @@ def to_timestamp(text: pd.Series, fmt: str | None = None, timezone: str = "UTC")
         seconds = pd.to_numeric(text, errors="coerce")
         values = pd.to_datetime(seconds, unit="s" if fmt == "unix" else "ms", utc=True,
                                 errors="coerce")
+    elif fmt is not None and "%z" in fmt:
+        values = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
     else:
-        values = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
-        if values.dt.tz is None:
-            values = values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        values = values.dt.tz_convert("UTC")
+        # times with an offset are converted from it; naive ones are taken in `timezone`
+        aware = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(bool) \
+            if fmt is None else np.zeros(len(text), dtype=bool)
+        values = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
+        if aware.any():
+            values[aware] = pd.to_datetime(text[aware], format="ISO8601", errors="coerce",
+                                           utc=True).astype("datetime64[us, UTC]")
+        if not aware.all():
+            naive = pd.to_datetime(text[~aware], format=fmt or "ISO8601", errors="coerce")
+            if naive.dt.tz is None:
+                naive = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            values[~aware] = naive.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     values = values.astype("datetime64[us, UTC]")
     bad = (text.notna() & values.isna()).to_numpy(bool)
     expected = f"a time in format {fmt!r}" if fmt else "an ISO 8601 time"
