@@ -23,6 +23,9 @@ app.add_typer(__import__("tailorcrm.cli.rules", fromlist=["_"]).app, name="rules
 app.add_typer(__import__("tailorcrm.cli.strategies", fromlist=["_"]).app, name="strategies")
 app.add_typer(__import__("tailorcrm.cli.actions", fromlist=["_"]).app, name="actions")
 app.add_typer(__import__("tailorcrm.cli.export", fromlist=["_"]).app, name="export")
+app.command("demo")(__import__("tailorcrm.cli.demo", fromlist=["_"]).demo_command)
+app.command("train")(__import__("tailorcrm.cli.demo", fromlist=["_"]).train_command)
+app.add_typer(__import__("tailorcrm.cli.imports", fromlist=["_"]).app, name="import")
 
 
 def main() -> None:  # pragma: no cover - console entry
