@@ -166,3 +166,13 @@ def test_item_views_from_dataset_frame() -> None:
     out = apply_rules([Candidate("t", 1.0), Candidate("p", 2.0)], views, CTX,
                       RuleSet(filters=(BUDGET,)))
     assert [c.item_id for c in out] == ["t"]
+
+
+def test_memoised_results_never_leak_between_customers() -> None:
+    rules = RuleSet(filters=(BUDGET,), boosters=(PREFERRED,))
+    rich = RuleContext(customer={"budget": 1000, "preferred_categories": ["home"]})
+    poor = RuleContext(customer={"budget": 50, "preferred_categories": []})
+    for _ in range(2):  # the second round is served from the result cache
+        assert [c.item_id for c in apply_rules(CANDIDATES, ITEMS, rich, rules)] == [
+            "sofa", "tent", "pan", "stove"]
+        assert [c.item_id for c in apply_rules(CANDIDATES, ITEMS, poor, rules)] == ["pan"]

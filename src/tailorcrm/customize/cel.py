@@ -33,7 +33,7 @@ import celpy
 import lark
 import numpy as np
 from celpy import celtypes
-from celpy.evaluation import CELEvalError
+from celpy.evaluation import CELEvalError, Evaluator
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.errors import RuleError
@@ -121,10 +121,26 @@ def _eval_message(exc: CELEvalError) -> str:
     return str(exc.args[0]) if exc.args else "error"
 
 
+class _Runner(celpy.InterpretedRunner):
+    """cel-python's tree-walking runner, with its base activation built once per expression.
+
+    The stock runner rebuilds the activation (parsing the well-known type annotations with
+    regular expressions) on every evaluation; each evaluation clones this one instead.
+    """
+
+    def __init__(self, environment: celpy.Environment, ast: lark.Tree,
+                 functions: Mapping[str, Any] | None = None) -> None:
+        super().__init__(environment, ast, dict(functions) if functions else None)
+        self._base = self.new_activation()
+
+    def evaluate(self, context: Any) -> Any:
+        return Evaluator(ast=self.ast, activation=self._base).evaluate(context)
+
+
 @lru_cache(maxsize=1)
 def _environment() -> celpy.Environment:
     # One environment per process: its constructor also raises the recursion limit to 2500.
-    return celpy.Environment()
+    return celpy.Environment(runner_class=_Runner)
 
 
 def compile_expression(source: str, *, variables: Iterable[str] = RULE_VARIABLES,

@@ -87,27 +87,64 @@ _MISSING = object()
 _Outcome = tuple[bool, Any]  # (ok, value-or-error message)
 
 
-class _Evaluator:
-    """Evaluates one compiled expression over many items, memoised by the item fields read."""
+_MEMO: dict[str, dict[Any, _Outcome]] = {}
+_MEMO_EXPRESSIONS = 1024
+_MEMO_ENTRIES = 50_000
 
-    def __init__(self, expr: CompiledExpression, base: Mapping[str, Any]) -> None:
+
+def clear_result_cache() -> None:
+    """Forget memoised rule results (benchmarks measure the cold path with it)."""
+    _MEMO.clear()
+
+
+def _project(value: Any, fields: frozenset[str] | None) -> Any:
+    """Only the fields an expression reads (all of ``value`` when it reads it whole)."""
+    if fields is None or not isinstance(value, Mapping):
+        return value
+    return {f: value[f] for f in sorted(fields) if f in value}
+
+
+def _memo_for(expr: CompiledExpression) -> dict[Any, _Outcome]:
+    if len(_MEMO) > _MEMO_EXPRESSIONS:
+        _MEMO.clear()
+    memo = _MEMO.setdefault(expr.source, {})
+    if len(memo) > _MEMO_ENTRIES:
+        memo.clear()
+    return memo
+
+
+class _Evaluator:
+    """Evaluates one compiled expression over many items.
+
+    A result depends only on the values of the fields the expression reads, so results are
+    memoised by those values (item fields and customer / needs / segments / context fields)
+    in a bounded per-process cache: a combination seen before, in this request or an earlier
+    one, is not evaluated again. Evaluation is deterministic and side-effect free, so this
+    changes nothing but the time.
+    """
+
+    def __init__(self, expr: CompiledExpression, variables: Mapping[str, Any]) -> None:
         self.expr = expr
-        self.base = base
-        self.memo: dict[Any, _Outcome] = {}
+        projected = {r: _project(variables.get(r), expr.fields.get(r))
+                     for r in sorted(expr.roots - {"item"})}
+        self.base = {r: to_cel(v) for r, v in projected.items()}
+        self.base_key = _freeze(projected)
+        self.memo = _memo_for(expr)
 
     def __call__(self, item: Mapping[str, Any]) -> _Outcome:
         fields = self.expr.item_fields
         if fields is None:
-            key: Any = _freeze(dict(item))
+            item_key: Any = _freeze(dict(item))
         else:
-            key = tuple(_freeze(item.get(f, _MISSING)) if f in item else _MISSING
-                        for f in sorted(fields))
-        if key in self.memo:
-            return self.memo[key]
+            item_key = tuple(_freeze(item[f]) if f in item else _MISSING
+                             for f in sorted(fields))
+        key = (self.base_key, item_key)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
         activation = dict(self.base)
         if "item" in self.expr.roots:
-            shown = item if fields is None else {f: item[f] for f in fields if f in item}
-            activation["item"] = to_cel(shown)
+            activation["item"] = to_cel(_project(dict(item), fields))
         try:
             outcome: _Outcome = (True, self.expr.evaluate(activation))
         except RuleError as exc:
@@ -149,12 +186,12 @@ def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reas
     """
     compiled = ruleset.compile() if isinstance(ruleset, RuleSet) else ruleset
     stats = stats if stats is not None else RuleStats()
-    base = {name: to_cel(value) for name, value in ctx.variables().items()}
+    variables = ctx.variables()
     pool = [Candidate(c[0], float(c[1]), tuple(c[2])) for c in candidates]
     for rule in compiled.rules:
         counts = stats.of(rule.name)
-        cond = _Evaluator(rule.condition, base) if rule.condition is not None else None
-        factor_eval = (_Evaluator(rule.factor, base)
+        cond = _Evaluator(rule.condition, variables) if rule.condition is not None else None
+        factor_eval = (_Evaluator(rule.factor, variables)
                        if isinstance(rule.factor, CompiledExpression) else None)
         kept: list[Candidate] = []
         for cand in pool:
