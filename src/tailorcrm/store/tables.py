@@ -5,7 +5,7 @@ PostgreSQL) rather than in real columns per field. Tenants share the tables, so 
 would mean DDL on every field change and tables that grow without bound; JSON keeps a field
 change a metadata change. Values stay filterable in SQL (``json_extract`` / ``->>``) and a field
 flagged ``indexed`` gets an expression index (see ``store/indexes.py``). Why and how is in
-``docs/architecture.md``.
+``docs/storage.md``.
 """
 
 from __future__ import annotations
