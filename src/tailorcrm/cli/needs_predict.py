@@ -2,8 +2,124 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, open_tenant
+from tailorcrm.errors import ConfigError, NotFoundError
+from tailorcrm.needs.definitions import list_needs, load_need, parse_need, save_need
+from tailorcrm.needs.scoring import load_active, publish, score_customers
+from tailorcrm.needs.training import evaluate_need, train_need
+
+ArtifactOption = Annotated[Path, typer.Option(
+    "--artifacts", help="Directory for model artifacts.")]
+
+
+@handle_errors
+def define(
+    file: Annotated[Path, typer.Argument(help="TOML or JSON need definition (needs 'kind').")],
+    db: DbOption = None, tenant: TenantOption = None,
+) -> None:
+    """Store a need definition (label, churn, propensity or spend) for the tenant."""
+    text = file.read_text()
+    try:
+        body = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from exc
+    need = parse_need(body)
+    with open_tenant(db, tenant, create=True) as (store, tid):
+        version = save_need(store, tid, need)
+    console.print(f"need [bold]{need.name}[/] ({need.kind}) saved as version {version}")
+
+
+@handle_errors
+def list_(db: DbOption = None, tenant: TenantOption = None) -> None:
+    """List the tenant's needs."""
+    with open_tenant(db, tenant) as (store, tid):
+        needs = list_needs(store, tid)
+    table = Table("name", "kind", "definition")
+    for need in needs:
+        body = need.model_dump(exclude={"name", "kind", "description"}, exclude_defaults=True)
+        table.add_row(need.name, need.kind, json.dumps(body))
+    console.print(table)
+
+
+@handle_errors
+def train(
+    need: Annotated[str, typer.Argument(help="Need name.")],
+    db: DbOption = None, tenant: TenantOption = None,
+    artifacts: ArtifactOption = Path("artifacts"),
+    evaluate: Annotated[bool, typer.Option(help="Grade against the baseline first.")] = True,
+) -> None:
+    """Evaluate (time-aware or k-fold) and grade, train, then score and store every customer."""
+    with open_tenant(db, tenant) as (store, tid):
+        definition = load_need(store, tid, need)
+        data = store.load_dataset(tid)
+        metrics = {}
+        if evaluate:
+            ev = evaluate_need(data, definition)
+            metrics = ev.as_dict()
+            g = ev.grade
+            console.print(f"{ev.protocol}\nmodel {json.dumps(_short(ev.model))}\n"
+                          f"baseline ({ev.baseline_kind}) {json.dumps(_short(ev.baseline))}\n"
+                          f"grade [bold]{g.letter}[/]: {g.explanation}")
+        model = train_need(data, definition)
+        metrics["selection"] = model.selection_
+        version, n = publish(store, tid, model, data, artifacts, metrics=metrics)
+    console.print(f"trained {model.algorithm_}; model {version}; {n} customers scored")
+
+
+def _short(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in metrics.items() if k != "n"}
+
+
+@handle_errors
+def score(
+    need: Annotated[str, typer.Argument(help="Need name.")],
+    db: DbOption = None, tenant: TenantOption = None,
+    top: Annotated[int, typer.Option(help="How many customers to show.")] = 10,
+) -> None:
+    """Show the customers with the highest stored scores for a need."""
+    with open_tenant(db, tenant) as (store, tid):
+        rows = store.need_scores.top(tid, need, limit=top)
+    if not rows:
+        raise NotFoundError(f"no scores for need {need!r}; run 'tailorcrm needs train'")
+    table = Table("customer", "score", "top reason", "model")
+    for r in rows:
+        reason = r.reasons[0]["text"] if r.reasons else ""
+        table.add_row(r.customer_id, f"{r.score:.3f}", reason, r.model_version)
+    console.print(table)
+
+
+@handle_errors
+def explain_(
+    need: Annotated[str, typer.Argument(help="Need name.")],
+    customer: Annotated[str, typer.Argument(help="Customer id.")],
+    db: DbOption = None, tenant: TenantOption = None,
+    top: Annotated[int, typer.Option(help="How many reasons.")] = 5,
+) -> None:
+    """Score one customer now with the active model and print the reasons."""
+    with open_tenant(db, tenant) as (store, tid):
+        model = load_active(store, tid, need)
+        data = store.load_dataset(tid)
+    if customer not in data.customers.index:
+        raise NotFoundError(f"no customer {customer!r}", customer_id=customer)
+    row = score_customers(model, data, data.customers.index[data.customers.index == customer],
+                          top=top).iloc[0]
+    console.print(f"{need} for {customer}: [bold]{row.score:.3f}[/]")
+    for reason in row.reasons:
+        console.print(f"  - {reason['text']}")
 
 
 def register(app: typer.Typer) -> None:
     """Attach the prediction commands to the ``needs`` group."""
+    app.command("define")(define)
+    app.command("list")(list_)
+    app.command("train")(train)
+    app.command("score")(score)
+    app.command("explain")(explain_)
