@@ -122,7 +122,9 @@ include the inner selection and calibration ({result['machine']}).
 |---|---|---|---|---|---|
 {rows}
 
-**Goal (ROC-AUC ≥ baseline + 0.05): {verdict}.** Measured gap: {gap:+.4f}.
+**Goal (ROC-AUC ≥ baseline + 0.05): {verdict}.** Measured gap: {gap:+.4f}. Why: buying
+again within 90 days is mostly recency and frequency, which the RFM rule already ranks by;
+the training part has only six months of history (the log starts in December 2010).
 
 Command: `{COMMAND}` (results: `benchmarks/results/{NAME}.json`).
 """
