@@ -183,3 +183,16 @@ def test_with_the_need_definitions(planted: Dataset) -> None:
     spend = analyze_need(planted, SpendNeed(name="spend_30d", horizon_days=30),
                          config=AnalysisConfig(by_fields=()))
     assert spend.kind == "mean" and spend.overall.n_positive is None
+
+
+def test_ids_without_a_customer_record_are_not_counted(planted: Dataset) -> None:
+    extra = pd.DataFrame({"customer_id": [f"anonymous:{i}" for i in range(300)],
+                          "item_id": "a", "ts": pd.Timestamp("2024-03-01", tz="UTC")})
+    data = planted.with_events(pd.concat([planted.events, extra]).sort_values("ts"))
+    need = BuysNext()
+    cutoff = pd.Timestamp("2024-06-01", tz="UTC")
+    hand = need.labels(data, cutoff)
+    assert hand.index.str.startswith("anonymous:").sum() == 300
+    result = analyze_need(data, need, cutoff=cutoff, config=AnalysisConfig(by_fields=()))
+    known = hand[~hand.index.str.startswith("anonymous:")]
+    assert (result.overall.n, result.overall.n_positive) == (len(known), int(known.sum()))

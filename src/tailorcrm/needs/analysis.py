@@ -232,11 +232,23 @@ def default_cutoff(data: Dataset, horizon_days: int) -> pd.Timestamp:
     return (last - pd.Timedelta(days=horizon_days)).normalize()
 
 
-def _clean_labels(need: NeedLike, labels: pd.Series) -> pd.Series:
+def _clean_labels(need: NeedLike, labels: pd.Series, data: Dataset) -> pd.Series:
+    """Labels of known customers only, as numbers.
+
+    N counts the rows of the customer table: event ids without a customer record (anonymous
+    shoppers, e.g. ``anonymous:<invoice>`` from an import) are left out, unless the customer
+    table is empty.
+    """
     if not isinstance(labels, pd.Series):
         raise ValidationError(f"need {need.name!r}: labels must be a pandas Series")
     labels = labels.dropna()
     labels.index = labels.index.astype(str)
+    if len(data.customers):
+        known = labels.index.isin(data.customers.index.astype(str))
+        if not known.all():
+            logger.info("need %r: %d labelled ids are not customers; left out", need.name,
+                        int((~known).sum()))
+            labels = labels[known]
     if not pd.api.types.is_bool_dtype(labels):
         numeric = pd.to_numeric(labels, errors="coerce")
         if numeric.isna().any():
@@ -283,7 +295,7 @@ def analyze_need(
     horizon = _horizon(need)
     if horizon is not None and cutoff is None:
         cutoff = default_cutoff(data, horizon)
-    labels = _clean_labels(need, _labels(need, data, cutoff))
+    labels = _clean_labels(need, _labels(need, data, cutoff), data)
     if labels.empty:
         raise InsufficientDataError(f"need {need.name!r} has no labelled customers")
     task = getattr(need, "task", None)
@@ -320,7 +332,7 @@ def _by_month(data: Dataset, need: NeedLike, horizon: int, kind: str,
     out: list[MonthEstimate] = []
     for month in month_cutoffs(data, horizon, cfg.max_months):
         try:
-            labels = _clean_labels(need, _labels(need, data, month))
+            labels = _clean_labels(need, _labels(need, data, month), data)
         except InsufficientDataError as exc:
             logger.info("need %r at %s: %s", need.name, month.date(), exc.message)
             continue

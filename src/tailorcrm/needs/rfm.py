@@ -147,13 +147,17 @@ def rfm_table(
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``customer_id`` (every customer of ``data`` and every buyer): columns
+        Indexed by ``customer_id`` (every row of ``data.customers``; events of other ids,
+        such as anonymous shoppers, are left out unless the customer table is empty): columns
         ``recency_days`` (NaN without purchases), ``frequency``, ``monetary``, scores ``r``,
         ``f``, ``m``, ``fm`` (0 without purchases), ``rfm`` (e.g. ``"545"``) and ``segment``.
     """
     cfg = config or RFMConfig()
     ref = default_reference(data) if reference is None else as_utc(reference)
     ev = data.events[data.events["ts"] < ref]
+    known = pd.Index(data.customers.index.astype(str))
+    if len(known):  # customers are the customer table's rows (not anonymous shoppers)
+        ev = ev[ev["customer_id"].astype(str).isin(known)]
     buys = ev[ev["type"].isin(list(cfg.purchase_types))]
     rets = ev[ev["type"].isin(list(cfg.return_types))]
     bid = buys["customer_id"].astype(str)
@@ -163,7 +167,7 @@ def rfm_table(
         money = money.sub(pd.Series(back, index=rets.index)
                           .groupby(rets["customer_id"].astype(str)).sum(), fill_value=0.0)
     buyers = pd.Index(sorted(pd.unique(bid)), name="customer_id")
-    everyone = buyers.union(pd.Index(data.customers.index.astype(str))).rename("customer_id")
+    everyone = buyers.union(known).rename("customer_id")
     out = pd.DataFrame(index=everyone)
     last = buys.groupby(bid)["ts"].max()
     out["recency_days"] = ((ref - last).dt.total_seconds() / 86400.0).reindex(everyone)

@@ -177,12 +177,14 @@ def customer_features(
 
     Behavioural features come from :func:`tailorcrm.needs.behaviour.behaviour_features`
     (point-in-time, events before ``reference``), with category shares, plus custom fields
-    flagged as features.
+    flagged as features. Rows are the customer table's customers (the event ids when the
+    table is empty).
     """
     cfg = config or SegmentationConfig()
     ref = default_reference(data) if reference is None else as_utc(reference)
-    ids = pd.Index(sorted(set(data.customers.index.astype(str))
-                          | set(data.events["customer_id"].astype(str))), name="customer_id")
+    known = data.customers.index.astype(str)
+    source = known if len(known) else data.events["customer_id"].astype(str)
+    ids = pd.Index(sorted(set(source)), name="customer_id")
     beh = behaviour_features(data, ids, ref)
     cols = [c for c in beh.columns if cfg.behaviour_columns is None
             or c in cfg.behaviour_columns or (cfg.category_shares and c.startswith("share_"))]
