@@ -8,14 +8,15 @@ from customize_planted import CATEGORIES, planted_dataset
 
 from tailorcrm.customize.context import item_views
 from tailorcrm.customize.pipeline import (
+    StrategyResult,
     StrategyScorer,
     diversify,
-    excluded_mask,
     recommend_with_strategy,
+    strategy_ranker,
 )
 from tailorcrm.customize.rule_engine import Candidate
 from tailorcrm.customize.rules import BoostRule, FilterRule, RuleSet
-from tailorcrm.customize.strategies import Diversity, Exclusions, Strategy, strategy_to_recommender
+from tailorcrm.customize.strategies import Diversity, Strategy, strategy_to_recommender
 from tailorcrm.data.dataset import Dataset
 
 
@@ -36,27 +37,37 @@ def bought(data: Dataset, customer_id: str) -> set[str]:
                       "item_id"])
 
 
-def test_exclusions_bought_unavailable_rejected(data: Dataset) -> None:
-    mask = excluded_mask(data, "c0", Exclusions(), rejected=["i2"])
-    excluded = {data.item_vocab.id(i) for i in np.flatnonzero(mask)}
-    assert excluded == bought(data, "c0") | {"i5", "i1", "i2"}
-    none = excluded_mask(data, "c0", Exclusions(bought=False, unavailable=False, rejected=False))
-    assert not none.any()
-    repurchase = excluded_mask(data, "c0", Exclusions(repurchasable_categories=("A",)))
-    assert {data.item_vocab.id(i) for i in np.flatnonzero(repurchase)} == {"i1", "i5"}
+def serve(data: Dataset, s: Strategy, customer_id: str, **kw: object) -> StrategyResult:
+    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
+    return recommend_with_strategy(ranker, s, customer_id, **kw)  # type: ignore[arg-type]
+
+
+def test_exclusions_come_from_the_strategy(data: Dataset) -> None:
+    s = strategy(models=[{"kind": "popularity"}], count=12)
+    model = strategy_to_recommender(s).fit(data)
+    excluded = strategy_ranker(s, model, data).excluded("c0")
+    assert {data.item_vocab.id(i) for i in np.flatnonzero(excluded)} == \
+        bought(data, "c0") | {"i5", "i1"}
+    loose = strategy(models=[{"kind": "popularity"}], count=12, exclusions={
+        "bought": False, "unavailable": False, "rejected": False})
+    assert not strategy_ranker(loose, model, data).excluded("c0").any()
+    again = strategy(models=[{"kind": "popularity"}], count=12,
+                     exclusions={"repurchasable_categories": ["A"]})
+    assert {data.item_vocab.id(i) for i in np.flatnonzero(
+        strategy_ranker(again, model, data).excluded("c0"))} == {"i1", "i5"}
+    ids = [c.item_id for c in serve(data, loose, "c0").items]
+    assert {"i1", "i5"} <= set(ids)
 
 
 def test_list_respects_exclusions_and_planted_taste(data: Dataset) -> None:
-    s = strategy()
-    model = strategy_to_recommender(s).fit(data)
-    result = recommend_with_strategy(data, model, s, "c2")
+    result = serve(data, strategy(), "c2")
     ids = [c.item_id for c in result.items]
     assert ids and not (set(ids) & (bought(data, "c2") | {"i5"}))
     # c2 is an "A" customer: the unseen A items lead the list.
     assert CATEGORIES[int(ids[0][1:])] == "A"
-    assert result.source == "itemknn"
+    assert result.source == "itemknn"  # the chain's first model answered
     assert result.items[0].reasons  # scored items carry the model's reasons
-    assert any(r.kind == "history_item" and r.label.startswith("bought item")
+    assert any(r.kind == "history_item" and r.label.startswith("bought item ")
                for c in result.items for r in c.reasons)
 
 
@@ -66,16 +77,16 @@ def test_rules_filter_and_boost_change_the_list(data: Dataset) -> None:
                     boosters=(BoostRule(name="acme", when="item.brand == 'acme'",
                                         factor=100.0),))
     s = strategy(rules=rules.model_dump())
-    model = strategy_to_recommender(s).fit(data)
-    poor = recommend_with_strategy(data, model, s, "c0")  # budget 60: only i0..i5
+    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
+    poor = recommend_with_strategy(ranker, s, "c0")  # budget 60: only i0..i5
     assert all(int(c.item_id[1:]) <= 5 for c in poor.items)
     assert poor.rule_stats.of("budget").excluded > 0
     # A per-request override replaces the stored rules.
-    loose = recommend_with_strategy(data, model, s, "c0", rules=RuleSet())
+    loose = recommend_with_strategy(ranker, s, "c0", rules=RuleSet())
     assert any(int(c.item_id[1:]) > 5 for c in loose.items)
 
-    plain = recommend_with_strategy(data, model, s, "c1", rules=RuleSet())
-    boosted = recommend_with_strategy(data, model, s, "c1")
+    plain = recommend_with_strategy(ranker, s, "c1", rules=RuleSet())
+    boosted = recommend_with_strategy(ranker, s, "c1")
     acme_rank = [sum(int(c.item_id[1:]) % 2 for c in r.items[:3]) for r in (plain, boosted)]
     assert acme_rank[1] >= acme_rank[0]
     top = boosted.items[0]
@@ -86,9 +97,9 @@ def test_rules_filter_and_boost_change_the_list(data: Dataset) -> None:
 
 def test_diversity_cap_holds(data: Dataset) -> None:
     s = strategy(models=[{"kind": "popularity"}], diversity={"max_per_group": 1}, count=6)
-    model = strategy_to_recommender(s).fit(data)
+    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
     for customer_id in ("c0", "c1", "new-customer"):
-        result = recommend_with_strategy(data, model, s, customer_id)
+        result = recommend_with_strategy(ranker, s, customer_id)
         cats = [CATEGORIES[int(c.item_id[1:])] for c in result.items]
         assert len(cats) == len(set(cats)) >= 2  # one per category, never two
 
@@ -107,9 +118,7 @@ def test_diversify_on_hand_made_list() -> None:
 
 
 def test_cold_customer_is_answered_by_the_fallback(data: Dataset) -> None:
-    s = strategy(fallback=[{"kind": "popularity"}])
-    model = strategy_to_recommender(s).fit(data)
-    result = recommend_with_strategy(data, model, s, "never-seen")
+    result = serve(data, strategy(fallback=[{"kind": "popularity"}]), "never-seen")
     assert result.source == "popularity" and len(result.items) == 6
 
 
@@ -124,6 +133,25 @@ def test_scorer_gives_the_evaluation_engine_the_served_lists(data: Dataset) -> N
     views = item_views(data.items)
     for row, cidx in enumerate(customers):
         cid = data.customer_vocab.id(int(cidx))
-        served = recommend_with_strategy(data, scorer.model, s, cid, items=views)
+        served = recommend_with_strategy(scorer.ranker_, s, cid, items=views)
         assert [data.item_vocab.id(int(i)) for i in lists[row] if i >= 0] == [
             c.item_id for c in served.items]
+
+
+def test_consent_denied_and_live_rejection(data: Dataset) -> None:
+    import pandas as pd
+
+    customers = data.customers.copy()
+    customers.loc["c2", "consent_personalization"] = "denied"
+    denied = Dataset.from_events(data.events, customers=customers, items=data.items)
+    s = strategy(fallback=[{"kind": "popularity"}])
+    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(denied), denied)
+    result = recommend_with_strategy(ranker, s, "c2")
+    assert result.source == "popularity (personalization off)"
+    assert all(r.kind == "popular" for c in result.items for r in c.reasons)
+
+    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
+    first = recommend_with_strategy(ranker, s, "c4").items[0].item_id
+    ranker.add_events(pd.DataFrame([{"customer_id": "c4", "item_id": first, "type": "reject",
+                                     "ts": pd.Timestamp("2024-06-01", tz="UTC")}]))
+    assert first not in [c.item_id for c in recommend_with_strategy(ranker, s, "c4").items]

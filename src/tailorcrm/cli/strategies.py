@@ -104,7 +104,7 @@ def recommend(
 
     For trying a strategy on small tenants; serving reads precomputed lists instead.
     """
-    from tailorcrm.customize.pipeline import recommend_with_strategy
+    from tailorcrm.customize.pipeline import recommend_with_strategy, strategy_ranker
 
     request = parse_text(context, "json", source="--context")
     with open_tenant(db, tenant) as (store, tid):
@@ -113,8 +113,8 @@ def recommend(
         data = store.load_dataset(tid)
         segments = store.segments.of_customer(tid, customer)
         needs = {k: r.score for k, r in store.need_scores.for_customer(tid, customer).items()}
-    model = strategy_to_recommender(s).fit(data)
-    result = recommend_with_strategy(data, model, s, customer, n=n, rules=rules,
+    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
+    result = recommend_with_strategy(ranker, s, customer, n=n, rules=rules,
                                      context=request, segments=segments, needs=needs)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))

@@ -1,7 +1,9 @@
 """Serving a strategy for one customer: scores → exclusions → rules → diversity → top-N, reasons.
 
-Every step is a plain function over candidates, composed by :func:`recommend_with_strategy`;
-the diversity re-ranker wraps nothing and inherits nothing, it only re-orders a list.
+Scores, exclusions, consent and reason labels come from the recommend package's
+:class:`~tailorcrm.recommend.ranking.Ranker`; rules and the diversity re-ranker are plain
+functions over candidates, composed by :func:`recommend_with_strategy` (the re-ranker wraps
+nothing and inherits nothing, it only re-orders a list).
 :class:`StrategyScorer` exposes the whole pipeline with the ``fit`` / ``score_many`` API the
 evaluation engine calls, so ``tailorcrm evaluate --strategy NAME`` measures what customers see.
 """
@@ -9,7 +11,7 @@ evaluation engine calls, so ``tailorcrm evaluate --strategy NAME`` measures what
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -19,9 +21,11 @@ import pandas as pd
 from tailorcrm.customize.context import ItemView, item_views, rule_context
 from tailorcrm.customize.rule_engine import Candidate, RuleStats, apply_rules
 from tailorcrm.customize.rules import RuleSet
-from tailorcrm.customize.strategies import Diversity, Exclusions, Strategy
+from tailorcrm.customize.strategies import Diversity, Strategy
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.recommend.base import Recommender
+from tailorcrm.recommend.fallback import FallbackChain
+from tailorcrm.recommend.ranking import Ranker, RankingConfig
 from tailorcrm.recommend.reasons import Reason
 
 log = logging.getLogger(__name__)
@@ -47,35 +51,24 @@ class StrategyResult:
                            "reasons": [r.to_dict() for r in c.reasons]} for c in self.items]}
 
 
-def excluded_mask(data: Dataset, customer_id: str, exclusions: Exclusions, *,
-                  rejected: Iterable[str] = ()) -> np.ndarray:
-    """Items (over ``data.item_vocab``) this customer must not be shown.
+def strategy_ranker(strategy: Strategy, model: Recommender, data: Dataset) -> Ranker:
+    """The recommend package's :class:`~tailorcrm.recommend.ranking.Ranker` for a strategy.
 
-    Bought items stay allowed when one of their categories is repurchasable; ``rejected``
-    adds live rejections not yet in ``data``.
+    It owns exclusions (bought unless repurchasable, unavailable, rejected), consent (a
+    customer who denied personalization gets non-personalized scores) and live feedback
+    (:meth:`Ranker.add_events`). Its consent fallback is the strategy's last fallback model
+    when ``model`` is a fitted fallback chain (popularity, fitted here otherwise).
     """
-    mask = np.zeros(len(data.item_vocab), dtype=bool)
-    ev = data.events[data.events["customer_id"] == str(customer_id)]
-    ev = ev[ev["item_id"].notna()]
-    if exclusions.bought:
-        bought = list(ev.loc[ev["type"].isin(exclusions.bought_types), "item_id"].unique())
-        keep = set(exclusions.repurchasable_categories)
-        if keep and "categories" in data.items:
-            cats = data.items["categories"].reindex(bought)
-            bought = [i for i, c in zip(bought, cats, strict=True)
-                      if not (isinstance(c, list | tuple | np.ndarray) and keep & set(c))]
-        mask[_known(data.item_vocab.index(bought))] = True
-    if exclusions.rejected:
-        ids = list(ev.loc[ev["type"].isin(exclusions.rejected_types), "item_id"].unique())
-        mask[_known(data.item_vocab.index(ids + [str(r) for r in rejected]))] = True
-    if exclusions.unavailable and "available" in data.items:
-        gone = data.items.index[data.items["available"].eq(False)]
-        mask[_known(data.item_vocab.index(list(gone)))] = True
-    return mask
-
-
-def _known(idx: np.ndarray) -> np.ndarray:
-    return idx[idx >= 0]
+    ex = strategy.exclusions
+    config = RankingConfig(
+        n=strategy.count, exclude_bought=ex.bought, bought_types=ex.bought_types,
+        repurchasable_categories=ex.repurchasable_categories,
+        exclude_unavailable=ex.unavailable, reject_types=ex.rejected_types if ex.rejected
+        else ())
+    chain = getattr(model, "models", None)
+    fallback = chain[-1] if isinstance(model, FallbackChain) and chain and len(chain) > 1 \
+        and chain[-1].is_fitted else None
+    return Ranker(model=model, data=data, config=config, fallback=fallback)
 
 
 def diversify(candidates: list[Candidate], items: Mapping[str, Mapping[str, Any]],
@@ -105,41 +98,27 @@ def diversify(candidates: list[Candidate], items: Mapping[str, Mapping[str, Any]
     return out
 
 
-def _model_reasons(model: Recommender, data: Dataset, customer_idx: int,
-                   item_idx: int) -> list[Reason]:
-    try:
-        reasons = model.explain(customer_idx, item_idx) if customer_idx >= 0 else []
-    except Exception:
-        log.debug("explain failed for item %d", item_idx, exc_info=True)
-        reasons = []
-    out = []
-    for r in reasons:
-        label = r.label
-        if r.kind == "history_item" and not label and r.ref.isdigit():
-            hist_id = data.item_vocab.id(int(r.ref))
-            title = data.items["title"].get(hist_id) if "title" in data.items else None
-            label = f"bought {title or hist_id}"
-            out.append(Reason(r.kind, label, r.weight, hist_id))
-        else:
-            out.append(r)
-    return out
+def _source(ranker: Ranker, used: Recommender, customer_id: str) -> str:
+    if used is ranker.fallback and not ranker.personalized(customer_id):
+        return f"{used.name} (personalization off)"
+    if isinstance(used, FallbackChain):
+        return used.answering_model(ranker.data.customer_vocab.index_of(customer_id)) or ""
+    return used.name
 
 
 def recommend_with_strategy(
-    data: Dataset, model: Recommender, strategy: Strategy, customer_id: str, *,
-    n: int | None = None, rules: RuleSet | None = None,
-    context: Mapping[str, Any] | None = None, segments: Mapping[str, str] | None = None,
-    needs: Mapping[str, float] | None = None, rejected: Iterable[str] = (),
+    ranker: Ranker, strategy: Strategy, customer_id: str, *, n: int | None = None,
+    rules: RuleSet | None = None, context: Mapping[str, Any] | None = None,
+    segments: Mapping[str, str] | None = None, needs: Mapping[str, float] | None = None,
     items: Mapping[str, ItemView] | None = None, explain: bool = True,
 ) -> StrategyResult:
-    """Recommend for one customer with a fitted ``model`` of ``strategy``.
+    """Recommend for one customer: scores → exclusions → rules → diversity → top-N.
 
     Parameters
     ----------
-    data:
-        The data set ``model`` was fitted on (its vocabularies index the scores).
-    model:
-        :func:`~tailorcrm.customize.strategies.strategy_to_recommender` of ``strategy``, fitted.
+    ranker:
+        :func:`strategy_ranker` of the strategy with its fitted model
+        (:func:`~tailorcrm.customize.strategies.strategy_to_recommender`).
     rules:
         The resolved rules (:func:`~tailorcrm.customize.strategies.resolve_rules`, or a
         per-request override); the strategy's inline rules when None.
@@ -149,24 +128,16 @@ def recommend_with_strategy(
         Pre-built item views (:func:`~tailorcrm.customize.context.item_views`) to reuse
         across calls; built for the candidate pool otherwise.
     explain:
-        Attach the model's reasons to the final items (costs one explain per item).
+        Attach the model's labelled reasons to the final items (one explain per item).
     """
+    data = ranker.data
     count = n or strategy.count
     ruleset = rules if rules is not None else (
         strategy.rules if isinstance(strategy.rules, RuleSet) else RuleSet())
-    cidx = data.customer_vocab.index_of(customer_id)
-    source = None
-    if hasattr(model, "score_with_source"):
-        rows, sources = model.score_with_source(np.asarray([cidx]))
-        scores, source = rows[0], sources[0]
-    else:
-        scores = model.score(cidx)
-        source = model.name
-    scores = np.where(excluded_mask(data, customer_id, strategy.exclusions, rejected=rejected),
-                      np.nan, scores)
+    scores, used = ranker.scores(str(customer_id))
+    scores = np.where(ranker.excluded(str(customer_id)), np.nan, scores)
     finite = np.flatnonzero(np.isfinite(scores))
-    pool_size = max(strategy.pool, count)
-    order = finite[np.lexsort((finite, -scores[finite]))][:pool_size]
+    order = finite[np.lexsort((finite, -scores[finite]))][:max(strategy.pool, count)]
     ids = [data.item_vocab.id(int(i)) for i in order]
     if items is None:
         items = item_views(data.items.loc[data.items.index.intersection(pd.Index(ids))])
@@ -174,17 +145,20 @@ def recommend_with_strategy(
     pool = [Candidate(i, float(scores[j]), base) for i, j in zip(ids, order, strict=True)]
     stats = RuleStats()
     ctx = rule_context(data, customer_id, segments=segments, needs=needs, context=context)
-    ranked = apply_rules(pool, items, ctx, ruleset, stats=stats)
-    final = diversify(ranked, items, strategy.diversity, count)
+    final = diversify(apply_rules(pool, items, ctx, ruleset, stats=stats), items,
+                      strategy.diversity, count)
+    cidx = data.customer_vocab.index_of(customer_id)
     out = []
     for cand in final:
         share = next((r.weight for r in cand.reasons if r.label == _BASE), 1.0)
-        rules_reasons = [r for r in cand.reasons if r.label != _BASE]
-        explained = _model_reasons(model, data, cidx, data.item_vocab.index_of(cand.item_id)
-                                   ) if explain else []
+        by_rules = [r for r in cand.reasons if r.label != _BASE]
+        # The Ranker labels model reasons ("bought <title>"); its helper is not public yet.
+        explained = ranker._reasons(used, cidx, data.item_vocab.index_of(cand.item_id),
+                                    str(customer_id)) if explain else []
         scaled = [Reason(r.kind, r.label, r.weight * share, r.ref) for r in explained]
-        out.append(Candidate(cand.item_id, cand.score, (*scaled, *rules_reasons)))
-    return StrategyResult(strategy.name, str(customer_id), out, source, stats)
+        out.append(Candidate(cand.item_id, cand.score, (*scaled, *by_rules)))
+    return StrategyResult(strategy.name, str(customer_id), out,
+                          _source(ranker, used, str(customer_id)), stats)
 
 
 class StrategyScorer:
@@ -208,6 +182,7 @@ class StrategyScorer:
     def fit(self, data: Dataset) -> Self:
         self.model.fit(data)
         self.data_ = data
+        self.ranker_ = strategy_ranker(self.strategy, self.model, data)
         self.items_ = item_views(data.items)
         return self
 
@@ -220,7 +195,7 @@ class StrategyScorer:
             cid = data.customer_vocab.id(int(cidx)) if cidx >= 0 else ""
             extra = self.context_of(cid) if self.context_of is not None else {}
             result = recommend_with_strategy(
-                data, self.model, self.strategy, cid, n=self.strategy.pool, rules=self.rules,
+                self.ranker_, self.strategy, cid, n=self.strategy.pool, rules=self.rules,
                 items=self.items_, explain=False, **extra)
             for rank, cand in enumerate(result.items):
                 out[row, data.item_vocab.index_of(cand.item_id)] = len(result.items) - rank
