@@ -112,6 +112,23 @@ def test_upsert_semantics(store: Store) -> None:
     assert store.customers.count(tid, {"age": 41}) == 0
 
 
+def test_filters_by_typed_fields(store: Store) -> None:
+    tid = _seed(store, "acme")
+    store.fields.add(tid, FieldSpec(entity="customer", name="vip", type="boolean", indexed=True))
+    store.fields.add(tid, FieldSpec(entity="customer", name="score", type="number"))
+    frame = pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "vip": ["yes", "no", None],
+                          "score": [0.5, 2.0, float("nan")]})
+    assert store.customers.upsert(tid, frame).total == 3
+    assert [c.customer_id for c in store.customers.list(tid, {"vip": True})] == ["c1"]
+    assert [c.customer_id for c in store.customers.list(tid, {"vip": "false"})] == ["c2"]
+    assert [c.customer_id for c in store.customers.list(tid, {"age": "41"})] == ["c1"]
+    assert [c.customer_id for c in store.customers.list(tid, {"score": 2})] == ["c2"]
+    assert store.customers.count(tid, {"tier": "silver", "vip": False}) == 1
+    assert [i.item_id for i in store.items.list(tid, {"available": True})] == ["i1"]
+    with pytest.raises(ValidationError):
+        store.customers.list(tid, {"nope": 1})
+
+
 def test_events_are_idempotent(store: Store) -> None:
     tid = _seed(store, "acme")
     rows = [{"customer_id": "c1", "item_id": "i1", "type": "view", "ts": "2024-03-02"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -63,3 +64,10 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def rows_of(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> list[Mapping[str, Any]]:
+    """A batch of row mappings from mappings or a DataFrame (one mapping per frame row)."""
+    if isinstance(rows, pd.DataFrame):
+        return rows.to_dict("records")  # type: ignore[return-value]
+    return list(rows)

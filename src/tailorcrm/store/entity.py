@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tailorcrm.errors import NotFoundError, ValidationError
 from tailorcrm.schema.fields import FieldType, coerce_value, is_missing
-from tailorcrm.store.base import Repository, as_utc
+from tailorcrm.store.base import Repository, as_utc, rows_of
 from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.indexes import attribute_expr
 from tailorcrm.store.records import UpsertResult
@@ -46,18 +47,18 @@ class EntityRepository(Repository, Generic[RecordT]):
         return {}
 
     # -- writes -------------------------------------------------------------------------
-    def upsert(self, tid: int, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
+    def upsert(self, tid: int, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> UpsertResult:
         """Insert new rows and update existing ones (by external id), all or nothing.
 
         A row gives the id, any built-in columns, and custom values (top-level keys or an
         ``attributes`` mapping). An update only changes what the row gives; ``None`` clears a
-        custom value. Raises ValidationError naming row, field and reason when any row is bad;
-        nothing is written then.
+        custom value (so does NaN, when ``rows`` is a DataFrame). Raises ValidationError naming
+        row, field and reason when any row is bad; nothing is written then.
         """
         specs = {f.name: f for f in self._fields.list(tid, self.entity)}
         errors = RowErrors(self.entity)
         merged: dict[str, dict[str, Any]] = {}
-        batch = list(rows)
+        batch = rows_of(rows)
         with self._engine.connect() as conn:
             existing = self._existing(conn, tid, batch)
         for i, row in enumerate(batch):

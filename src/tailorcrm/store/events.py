@@ -7,13 +7,14 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tailorcrm.errors import ValidationError
 from tailorcrm.schema.fields import is_missing
-from tailorcrm.store.base import Repository, as_utc, to_utc
+from tailorcrm.store.base import Repository, as_utc, rows_of, to_utc
 from tailorcrm.store.event_types import EventTypeRepository
 from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.records import EventRecord
@@ -39,7 +40,7 @@ class EventRepository(Repository):
         self._fields = fields
         self._event_types = event_types
 
-    def add(self, tid: int, rows: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+    def add(self, tid: int, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> tuple[int, int]:
         """Insert events, skipping those whose idempotency key is stored already.
 
         A row gives ``customer_id``, ``type`` (from the tenant's catalog), ``ts`` (or
@@ -56,7 +57,7 @@ class EventRepository(Repository):
         errors = RowErrors("event")
         records: dict[str, dict[str, Any]] = {}
         n_rows = 0
-        for i, row in enumerate(rows):
+        for i, row in enumerate(rows_of(rows)):
             n_rows += 1
             record = self._record(tid, i, row, specs, types, errors)
             if record is not None:
