@@ -74,8 +74,9 @@ def _markdown(result: dict[str, Any]) -> str:
         "",
         f"{result['n_train_events']} train / {result['n_test_events']} test events; relevant = "
         "items first bought in the held-out weeks; "
-        f"{int(next(iter(models.values()))['n_customers'])} returning customers evaluated. "
-        "Peak memory is the growth of resident memory during fit + recommend.",
+        f"{int(next(iter(models.values()))['n_customers'])} returning customers evaluated; lists "
+        f"made (and timed) for all {int(next(iter(models.values()))['n_recommended'])} "
+        "customers. Peak memory is the growth of resident memory during fit + recommend.",
         "",
         "| model | nDCG@10 | vs popularity | P@10 | R@10 | MAP | coverage | train s "
         "| recommend s (all) | peak MB |",

@@ -55,7 +55,9 @@ class EvaluationConfig(BaseModel):
 
     ``truth="new_items"`` drops test pairs the customer already had in train (they are
     excluded from every list, so e.g. retail repurchases could never be hit);
-    ``warm_only`` evaluates only customers with train events.
+    ``warm_only`` evaluates only customers with train events. ``recommend_for="all"``
+    times (and makes) lists for every customer, as a batch job would; the metrics only ever
+    read the evaluated customers' lists.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -69,6 +71,7 @@ class EvaluationConfig(BaseModel):
     include_default: bool = True
     truth: Literal["all", "new_items"] = "all"
     warm_only: bool = False
+    recommend_for: Literal["all", "evaluated"] = "all"
     batch_size: int = Field(1024, gt=0)
 
 
@@ -155,14 +158,16 @@ def evaluate_model(
     customers = np.flatnonzero(np.diff(relevant.indptr) > 0)
     if config.warm_only:
         customers = customers[np.diff(seen.indptr)[customers] > 0]
+    targets = np.arange(train.n_customers) if config.recommend_for == "all" else customers
     with PeakMemory() as memory:
         started = time.perf_counter()
         model.fit(train)
         trained = time.perf_counter()
-        lists = top_k(model, customers, seen, k, config.batch_size)
+        made = top_k(model, targets, seen, k, config.batch_size)
         done = time.perf_counter()
     full = np.full((train.n_customers, k), -1, dtype=np.int64)
-    full[customers] = lists
+    full[targets] = made
+    lists = full[customers]
     keep = np.zeros(train.n_customers, dtype=bool)
     keep[customers] = True
     scored = ranking_metrics(full, sparse.diags(keep.astype(np.float64)) @ relevant, k)
@@ -178,6 +183,7 @@ def evaluate_model(
         "recommend_seconds": done - trained,
         "peak_memory_mb": memory.peak_mb,
         "n_customers": scored["n_users"],
+        "n_recommended": float(len(targets)),
     }
 
 
