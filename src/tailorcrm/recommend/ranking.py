@@ -104,6 +104,8 @@ class Ranker:
              for c in cats], dtype=bool)
         self._titles = items["title"].fillna("").astype(str).to_numpy() if "title" in items \
             else np.full(len(items), "", dtype=object)
+        self._rejected = self._typed(self.data.events, self.config.reject_types)
+        self._bought = self._typed(self.data.events, self.config.bought_types)
 
     # -- exclusions ----------------------------------------------------------------------
     def _typed(self, events: pd.DataFrame, types: tuple[str, ...]) -> sparse.csr_matrix:
@@ -112,16 +114,21 @@ class Ranker:
 
     def excluded(self, customer_id: str) -> np.ndarray:
         """Boolean mask over items this customer must not be shown."""
-        events = self.customer_events(customer_id)
         mask = self._unavailable.copy() if self.config.exclude_unavailable \
             else np.zeros(self.data.n_items, dtype=bool)
-        if events.empty:
-            return mask
-        own = events.assign(customer_id=self.data.customer_vocab.id(0))
-        rejected = np.asarray(self._typed(own, self.config.reject_types).sum(axis=0)).ravel()
+        rejected = np.zeros(self.data.n_items)
+        bought = np.zeros(self.data.n_items)
+        idx = self.data.customer_vocab.index_of(customer_id)
+        if idx >= 0:
+            rejected += self._rejected[idx].toarray().ravel()
+            bought += self._bought[idx].toarray().ravel()
+        live = self._live.get(str(customer_id))
+        if live is not None:
+            own = live.assign(customer_id=self.data.customer_vocab.id(0))
+            rejected += np.asarray(self._typed(own, self.config.reject_types).sum(axis=0)).ravel()
+            bought += np.asarray(self._typed(own, self.config.bought_types).sum(axis=0)).ravel()
         mask |= rejected > 0
         if self.config.exclude_bought:
-            bought = np.asarray(self._typed(own, self.config.bought_types).sum(axis=0)).ravel()
             mask |= (bought > 0) & ~self._repurchasable
         return mask
 
@@ -162,25 +169,36 @@ class Ranker:
 
     def recommend(self, customer_id: str, n: int | None = None) -> list[Recommendation]:
         """The top ``n`` items for one customer, each with labelled reasons."""
-        if str(customer_id) not in self.data.customer_vocab and \
-                str(customer_id) not in self._live:
-            log.debug("customer %s unknown: popularity answers", customer_id)
         scores, source = self.scores(str(customer_id))
-        scores = np.where(self.excluded(str(customer_id)), np.nan, scores)
-        best = top_k(scores, n or self.config.n)[0]
-        best = best[best >= 0]
-        idx = self.data.customer_vocab.index_of(customer_id)
-        out = []
-        for item in best:
-            reasons = self._reasons(source, idx, int(item), str(customer_id))
-            out.append(Recommendation(self.data.item_vocab.id(int(item)),
-                                      float(scores[item]), tuple(reasons)))
-        return out
+        return self._rank(str(customer_id), scores, source, n)
 
     def recommend_for(self, customer_ids: list[str], n: int | None = None
                       ) -> dict[str, list[Recommendation]]:
-        """Lists for several customers (see :meth:`recommend`)."""
-        return {c: self.recommend(c, n) for c in customer_ids}
+        """Lists for several customers, scored in one batch where the model allows."""
+        ids = [str(c) for c in customer_ids]
+        idx = self.data.customer_vocab.index(ids) if ids else np.zeros(0, dtype=np.int64)
+        batch = [i for i, c in enumerate(ids)
+                 if idx[i] >= 0 and c not in self._live and self._allowed[idx[i]]]
+        out: dict[str, list[Recommendation]] = {}
+        if batch:
+            rows = self.model.score_many(idx[batch])
+            for row, i in zip(rows, batch, strict=True):
+                if np.all(np.isnan(row)):
+                    continue
+                out[ids[i]] = self._rank(ids[i], row, self.model, n)
+        for c in ids:
+            if c not in out:
+                out[c] = self.recommend(c, n)
+        return {c: out[c] for c in ids}
+
+    def _rank(self, customer_id: str, scores: np.ndarray, source: Recommender,
+              n: int | None) -> list[Recommendation]:
+        scores = np.where(self.excluded(customer_id), np.nan, scores)
+        best = top_k(scores, n or self.config.n)[0]
+        idx = self.data.customer_vocab.index_of(customer_id)
+        return [Recommendation(self.data.item_vocab.id(int(item)), float(scores[item]),
+                               tuple(self._reasons(source, idx, int(item), customer_id)))
+                for item in best[best >= 0]]
 
     def item_id(self, item_idx: int) -> str:
         return self.data.item_vocab.id(item_idx)
