@@ -108,3 +108,30 @@ def test_stored_and_versioned_with_named_rules(database_url: str) -> None:
         assert [c.name for c in store.configs.list(tid, "strategy")] == ["homepage"]
         with pytest.raises(ConfigError):
             resolve_rules(named)
+
+
+@pytest.mark.parametrize("name", ["homepage", "cross-sell", "service-follow-up"])
+def test_templates_round_trip_and_serve(name: str) -> None:
+    from customize_planted import planted_dataset
+
+    from tailorcrm.customize.pipeline import recommend_with_strategy, strategy_ranker
+    from tailorcrm.customize.templates import template
+
+    strategy = template(name)
+    assert Strategy.from_text(strategy.to_text("toml"), "toml") == strategy
+    data = planted_dataset()
+    ranker = strategy_ranker(strategy, strategy_to_recommender(strategy).fit(data), data)
+    context = {"basket_categories": ["A"]} if name == "cross-sell" else {}
+    result = recommend_with_strategy(ranker, strategy, "c2", context=context,
+                                     needs={"upgrade": 0.5})
+    assert 0 < len(result.items) <= strategy.count
+    assert result.rule_stats.errors == 0
+    if name == "cross-sell":  # the basket's category is left out
+        assert all(int(c.item_id[1:]) > 5 for c in result.items)
+
+
+def test_unknown_template() -> None:
+    from tailorcrm.customize.templates import template
+
+    with pytest.raises(NotFoundError):
+        template("nope")

@@ -126,3 +126,13 @@ def recommend(
     console.print(table)
     if result.rule_stats.errors:
         console.print(f"[yellow]{result.rule_stats.errors} rule evaluation error(s)[/]")
+
+
+@app.command("template")
+@handle_errors
+def template_(name: Annotated[str, typer.Argument(
+        help="homepage, cross-sell or service-follow-up.")], fmt: FormatOption = "toml") -> None:
+    """Print a starting-point strategy to edit and `put`."""
+    from tailorcrm.customize.templates import template
+
+    typer.echo(dump_text(template(name), config_format(fmt)), nl=False)
