@@ -9,6 +9,7 @@ import pytest
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import ValidationError
 from tailorcrm.evaluation.splits import (
+    kfold,
     leave_last_out,
     stratified_item,
     temporal_cutoff,
@@ -109,3 +110,47 @@ def test_to_datasets_share_vocabularies() -> None:
     assert tr.customer_vocab == te.customer_vocab == data.customer_vocab
     assert tr.item_vocab == te.item_vocab
     assert len(tr.events) + len(te.events) == len(data.events)
+
+
+def test_kfold_partitions_rows_like_surprise() -> None:
+    # 7 rows in 5 folds: 7 // 5 = 1 row each, the first 7 % 5 = 2 folds one longer.
+    folds = kfold(7, n_splits=5, random_state=0)
+    assert [len(test) for _, test in folds] == [2, 2, 1, 1, 1]
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(7))
+    for train, test in folds:
+        assert not set(train) & set(test) and len(train) + len(test) == 7
+    order = np.arange(7)
+    np.random.RandomState(0).shuffle(order)
+    assert folds[0][1].tolist() == order[:2].tolist()
+
+
+def test_kfold_matches_surprise_itself() -> None:
+    surprise = pytest.importorskip("surprise")
+    frame = pd.DataFrame({"u": np.arange(23) % 5, "i": np.arange(23), "r": 3.0})
+    data = surprise.Dataset.load_from_df(frame, surprise.Reader(rating_scale=(1, 5)))
+    theirs = [sorted(int(iid) for _, iid, _ in test)
+              for _, test in surprise.model_selection.KFold(n_splits=5, random_state=0)
+              .split(data)]
+    ours = [sorted(frame["i"].to_numpy()[test].tolist()) for _, test in kfold(23)]
+    assert ours == theirs
+
+
+def test_stratified_item_equals_the_reference_pipeline_inline() -> None:
+    # The reference steps written out with pandas, as recommenders' _do_stratification runs
+    # them: np.random.seed, a "random" column, sort, groupby count/cumcount, rank/count.
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"customer_id": rng.integers(0, 80, 3000),
+                          "item_id": rng.zipf(1.6, 3000) % 150})
+    data = frame.copy()
+    np.random.seed(42)
+    data["random"] = np.random.rand(data.shape[0])
+    data = data.sort_values(["item_id", "random"])
+    groups = data.groupby("item_id")
+    data["count"] = groups["item_id"].transform("count")
+    data["rank"] = (groups.cumcount() + 1) / data["count"]
+    first, second = np.cumsum([0.75, 0.25])
+    expected_train = data[data["rank"] <= first]
+    expected_test = data[(data["rank"] > first) & (data["rank"] <= second)]
+    train, test = stratified_item(frame, ratio=0.75, seed=42)
+    assert train.index.tolist() == expected_train.index.tolist()
+    assert test.index.tolist() == expected_test.index.tolist()
