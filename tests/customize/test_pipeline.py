@@ -155,3 +155,29 @@ def test_consent_denied_and_live_rejection(data: Dataset) -> None:
     ranker.add_events(pd.DataFrame([{"customer_id": "c4", "item_id": first, "type": "reject",
                                      "ts": pd.Timestamp("2024-06-01", tz="UTC")}]))
     assert first not in [c.item_id for c in recommend_with_strategy(ranker, s, "c4").items]
+
+
+def test_offline_evaluation_of_a_strategy(data: Dataset, sqlite_url: str) -> None:
+    from tailorcrm.customize.pipeline import stored_strategy_scorer
+    from tailorcrm.customize.strategies import save_strategy
+    from tailorcrm.evaluation.runner import EvaluationConfig, evaluate
+    from tailorcrm.store import Store
+
+    purchases = data.with_events(data.events[data.events["type"] == "purchase"])
+    config = EvaluationConfig(include_default=False, k=3)
+    plain = strategy(fallback=[], exclusions={"bought": False, "unavailable": False,
+                                              "rejected": False})
+    capped = plain.model_copy(update={"name": "capped",
+                                      "diversity": Diversity(max_per_group=1)})
+    with Store.open(sqlite_url) as store:
+        tid = store.tenants.ensure("shop")
+        save_strategy(store.configs, tid, capped)
+        from_store = stored_strategy_scorer(store, tid, "capped")
+    report = evaluate(purchases, config, models={
+        "model": strategy_to_recommender(plain), "plain": StrategyScorer(plain),
+        "capped": from_store})["models"]
+    # Without rules, caps or exclusions the strategy's lists are the model's lists.
+    for metric in ("ndcg@3", "precision@3", "recall@3", "map"):
+        assert report["plain"][metric] == pytest.approx(report["model"][metric])
+    # One item per category on this planted data costs accuracy (tastes are per category).
+    assert report["capped"]["ndcg@3"] < report["plain"]["ndcg@3"]

@@ -27,6 +27,7 @@ from tailorcrm.recommend.base import Recommender
 from tailorcrm.recommend.fallback import FallbackChain
 from tailorcrm.recommend.ranking import Ranker, RankingConfig
 from tailorcrm.recommend.reasons import Reason
+from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -202,3 +203,12 @@ class StrategyScorer:
         if item_idx is None:
             return out
         return out[:, np.asarray(item_idx, dtype=np.int64)]
+
+
+def stored_strategy_scorer(store: Store, tid: int, name: str,
+                           version: int | None = None) -> StrategyScorer:
+    """The scorer of a stored strategy, its named rules resolved (for ``evaluate --strategy``)."""
+    from tailorcrm.customize.strategies import load_strategy, resolve_rules
+
+    strategy = load_strategy(store.configs, tid, name, version)
+    return StrategyScorer(strategy, rules=resolve_rules(strategy, store.configs, tid))
