@@ -83,10 +83,12 @@ class ModelContract:
     measures 0.14 there and every personalized model about 0.7, so the bound of 0.5 only
     passes a model that learned the planted taste groups.
     ``scores_unknown_customers``: True for non-personalized models that answer anyone.
+    ``folds_in``: False for models that cannot score a new history without a refit.
     """
 
     planted_bound: float = 0.5
     scores_unknown_customers: bool = False
+    folds_in: bool = True
 
     def make_model(self, random_state: int = 42) -> Recommender:
         raise NotImplementedError
@@ -145,7 +147,9 @@ class ModelContract:
         history[[0, 4, 8]] = 1.0  # three "outdoor" items (item i is in group i % 4)
         scores = fitted.fold_in(history)
         assert scores.shape == (n_items,)
-        if not self.scores_unknown_customers:
+        if not self.folds_in:
+            assert np.all(np.isnan(scores))
+        elif not self.scores_unknown_customers:
             candidates = np.setdiff1d(np.arange(n_items), [0, 4, 8])
             best = candidates[np.argsort(-np.nan_to_num(scores[candidates], nan=-1e9))[:5]]
             assert np.mean(best % 4 == 0) >= 0.6

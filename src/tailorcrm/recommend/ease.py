@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Self
+from typing import Literal, Self
 
 import numpy as np
 from pydantic import Field
+from scipy import sparse
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
@@ -23,12 +24,16 @@ class EASEConfig(ModelConfig):
     overfit towards the identity" (NeurIPS 2020): item ``i`` is regularised by
     ``lam + dropout / (1 - dropout) * G_ii``, which penalises popular items' weights more.
     ``zero_diagonal=False`` then gives DLAE (no self-similarity constraint).
+    ``side="customer"`` solves the same model over customers instead of items (customer ×
+    customer weights, a closed-form user-kNN): it scores only customers seen in training,
+    and ``max_items`` then bounds the number of customers.
     """
 
     lam: float = Field(500.0, gt=0)
     dropout: float = Field(0.0, ge=0, lt=1)
     zero_diagonal: bool = True
     weighting: Weighting = "binary"
+    side: Literal["item", "customer"] = "item"
     max_items: int = Field(20_000, gt=0)
 
 
@@ -46,13 +51,15 @@ class EASE(Recommender):
 
     def fit(self, data: Dataset) -> Self:
         cfg = self.config
-        if data.n_items > cfg.max_items:
+        size = data.n_items if cfg.side == "item" else data.n_customers
+        if size > cfg.max_items:
             raise InsufficientDataError(
-                f"EASE needs an n_items² matrix; {data.n_items} items exceed max_items="
+                f"EASE needs an n² matrix; {size} {cfg.side}s exceed max_items="
                 f"{cfg.max_items} (raise it if memory allows, or use itemknn/als)",
-                n_items=data.n_items, max_items=cfg.max_items)
+                n=size, max_items=cfg.max_items)
         X = training_matrix(data, cfg.weighting)
-        gram = np.asarray((X.T @ X).toarray(), dtype=np.float64)
+        A = X if cfg.side == "item" else sparse.csr_matrix(X.T)
+        gram = np.asarray((A.T @ A).toarray(), dtype=np.float64)
         penalty = cfg.lam + cfg.dropout / (1.0 - cfg.dropout) * np.diag(gram)
         gram[np.diag_indices_from(gram)] += penalty
         P = np.linalg.inv(gram)
@@ -68,12 +75,25 @@ class EASE(Recommender):
         log.debug("EASE fitted on %d × %d (nnz=%d)", *X.shape, X.nnz)
         return self
 
+    def _score_rows(self, customer_idx: np.ndarray) -> np.ndarray:
+        if self.config.side == "item":
+            return super()._score_rows(customer_idx)
+        out = np.full((len(customer_idx), self.n_items_), np.nan)
+        known = (customer_idx >= 0) & (customer_idx < self.n_customers_)
+        rows = customer_idx[known]
+        scores = np.asarray((self.history_.T @ self.weights_[:, rows]).T, dtype=np.float64)
+        scores[np.diff(self.history_.indptr)[rows] == 0] = np.nan
+        out[known] = scores
+        return out
+
     def _scores_from_history(self, histories: np.ndarray) -> np.ndarray:
+        if self.config.side == "customer":  # a new history has no weights without a refit
+            return np.full(histories.shape, np.nan)
         return np.asarray(histories.astype(np.float32) @ self.weights_, dtype=np.float64)
 
     def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
         self._check_fitted()
-        if not 0 <= customer_idx < self.n_customers_:
+        if not 0 <= customer_idx < self.n_customers_ or self.config.side == "customer":
             return []
         row = self.history_[customer_idx]
         contributions = row.data * self.weights_[row.indices, item_idx]

@@ -38,9 +38,13 @@ class TuningConfig(ModelConfig):
         ("catalog", 200.0, 0.7), ("catalog", 400.0, 0.7), ("catalog", 800.0, 0.7))
     #: ALS candidates as (factors, alpha), trained on the ``weighting`` matrix.
     als_grid: tuple[tuple[int, float], ...] = ((16, 1.0), (16, 3.0), (32, 3.0))
-    extra: tuple[ComponentSpec, ...] = (
-        ComponentSpec(kind="itemknn", config={"similarity": "bm25", "k": 100}),
-        ComponentSpec(kind="userknn", config={"k": 50}),
+    #: Further families, each tuned alone (best of its candidates) before the blend.
+    extra: tuple[tuple[ComponentSpec, ...], ...] = (
+        (ComponentSpec(kind="itemknn", config={"similarity": "bm25", "k": 100}),),
+        (ComponentSpec(kind="userknn", config={"k": 50}),),
+        tuple(ComponentSpec(kind="ease", config={
+            "side": "customer", "weighting": "catalog", "lam": lam, "dropout": 0.7,
+            "zero_diagonal": False}) for lam in (300.0, 1000.0, 3000.0)),
     )
     weights: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
     passes: int = Field(2, gt=0)
@@ -137,7 +141,7 @@ def tune_hybrid(data: Dataset, config: TuningConfig | None = None) -> TuningResu
     others = [
         best_of([_spec("als", w, factors=f, alpha=a, random_state=cfg.random_state)
                  for f, a in cfg.als_grid]),
-        *[best_of([_spec(e.kind, w, **e.config)]) for e in cfg.extra],
+        *[best_of([_spec(e.kind, w, **e.config) for e in family]) for family in cfg.extra],
     ]
     best = -1.0
     specs: list[ComponentSpec] = []
