@@ -30,7 +30,9 @@ class Bar:
 
 
 def _fmt(value: float, percent: bool) -> str:
-    return f"{value:.1%}" if percent else f"{value:,.3g}"
+    if percent:
+        return f"{value:.1%}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _nice_max(value: float) -> float:
@@ -42,7 +44,7 @@ def _nice_max(value: float) -> float:
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, percent: bool = True,
-              reference: float | None = None, width: int = 540) -> str:
+              reference: float | None = None, width: int = 520) -> str:
     """Horizontal bars with interval whiskers and an optional dashed reference line."""
     label_w, note_w, row_h, top = 150, 110, 24, 30
     plot_w = width - label_w - note_w - 10
@@ -87,7 +89,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, percent: bool = True,
 
 
 def line_chart(points: Sequence[Bar], *, title: str, percent: bool = True,
-               width: int = 540, height: int = 220) -> str:
+               width: int = 520, height: int = 220) -> str:
     """A line over ordered labels (months) with a shaded interval band."""
     left, right, top, bottom = 60, 40, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -110,7 +112,7 @@ def line_chart(points: Sequence[Bar], *, title: str, percent: bool = True,
     line = " ".join(f"{a:.1f},{b:.1f}" for a, b in (xy(i, p.value)
                                                     for i, p in enumerate(points)))
     parts.append(f"<polyline points='{line}' fill='none' stroke='{BAR}' stroke-width='2'/>")
-    step = max(1, len(points) // 8)
+    step = max(1, math.ceil(len(points) / 6))  # at most 6 labels on the axis
     for i, p in enumerate(points):
         cx, cy = xy(i, p.value)
         parts.append(f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='3' fill='{BAR}'><title>"
