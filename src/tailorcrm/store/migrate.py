@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATION_LOCK_KEY = 0x7A11C0  # pg_advisory_xact_lock key held while migrating
+# Alembic's command API keeps module-global state, so one thread per process migrates at a time.
+_THREAD_LOCK = threading.Lock()
 
 
 def alembic_config() -> Config:
@@ -37,15 +43,33 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Migrate the database to ``revision``; a no-op when it is there already.
 
+    Safe when several processes open a fresh database at once (API workers starting together):
+    PostgreSQL serialises them with an advisory lock; on SQLite a loser of the race waits for the
+    winner and accepts its result.
+
     Returns the revision the database is at afterwards.
     """
     head = head_revision()
     if revision == "head" and current_revision(engine) == head:
         return head
     cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    try:
+        with _THREAD_LOCK, engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                if revision == "head" and MigrationContext.configure(
+                        conn).get_current_revision() == head:
+                    return head
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except DBAPIError:
+        if revision != "head" or engine.dialect.name != "sqlite":
+            raise
+        for _ in range(50):  # another process is migrating this SQLite file
+            time.sleep(0.1)
+            if current_revision(engine) == head:
+                return head
+        raise
     now = current_revision(engine)
     log.info("database migrated to revision %s", now)
     return now
