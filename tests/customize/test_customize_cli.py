@@ -147,3 +147,30 @@ def test_actions_and_export(env: dict[str, str], tmp_path: Path) -> None:
     rows = list(csv.DictReader(out.open()))
     assert [r["customer_id"] for r in rows] == ["a"]
     assert rows[0]["best_action"] == "newsletter"
+
+
+def test_precomputed_lists_feed_actions_and_export(env: dict[str, str], tmp_path: Path) -> None:
+    runner.invoke(app, ["rules", "put", "shop", str(write(tmp_path, "r.toml", RULES_TOML))],
+                  env=env)
+    runner.invoke(app, ["strategies", "put", str(write(tmp_path, "h.toml", STRATEGY_TOML))],
+                  env=env)
+    done = runner.invoke(app, ["strategies", "precompute", "homepage"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "2 lists stored" in done.output
+    with Store.open(env["TAILORCRM_DATABASE_URL"]) as store:
+        tid = store.tenants.id_of("shop")
+        listed = store.recommendations.get(tid, "homepage", "a")
+        assert listed is not None and listed.items
+        assert "i4" not in [i["item_id"] for i in listed.items]  # a bought i4
+    catalog = {"actions": [{"name": "tent-offer", "eligibility": "true",
+                            "strategy": "homepage", "linked_categories": ["tents"]}]}
+    runner.invoke(app, ["actions", "put", str(write(tmp_path, "a.json", json.dumps(catalog)))],
+                  env=env)
+    body = json.loads(runner.invoke(app, ["actions", "for-customer", "a", "--json"],
+                                    env=env).output)
+    assert body["actions"][0]["items"] and body["actions"][0]["items"][0] in {"i0", "i1"}
+    out = tmp_path / "x.csv"
+    runner.invoke(app, ["export", "segment", "--segmentation", "rfm", "--segment", "champions",
+                        "--out", str(out), "--strategy", "homepage"], env=env)
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["top_items"] == "|".join(i["item_id"] for i in listed.items[:5])

@@ -136,3 +136,24 @@ def template_(name: Annotated[str, typer.Argument(
     from tailorcrm.customize.templates import template
 
     typer.echo(dump_text(template(name), config_format(fmt)), nl=False)
+
+
+@app.command("precompute")
+@handle_errors
+def precompute(name: NameArg, db: DbOption = None, tenant: TenantOption = None) -> None:
+    """Fit a stored strategy and store every customer's list (what serving and exports read)."""
+    from rich.progress import Progress
+
+    from tailorcrm.customize.precompute import precompute_strategy
+
+    with open_tenant(db, tenant) as (store, tid), Progress(console=console,
+                                                           transient=True) as bar:
+        task = bar.add_task(f"precompute {name}", total=None)
+
+        def step(_: str, done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = precompute_strategy(store, tid, name, progress=step)
+    console.print(f"strategy {name!r}: {report.lists} lists stored "
+                  f"(config {report.config_hash}, model {report.model_version}, "
+                  f"{report.rule_errors} rule errors)")
