@@ -62,8 +62,12 @@ def test_segments_and_profiles_round_trip(store: Store, demo: DemoData) -> None:
     tid = _load(store, demo)
     save_need(store, tid, ChurnNeed(name="churn_90d", horizon_days=90))
     save_need(store, tid, LabelNeed(name="wants_news", field="newsletter"))
-    store.models.register(tid, "churn_90d", "1", "need", "/tmp/none",
-                          {"roc_auc": 0.8, "grade": "B"}, activate=True)
+    metrics = {"model": {"roc_auc": 0.8}, "baseline": {"roc_auc": 0.7},
+               "grade": {"letter": "B", "explanation": "better"}}
+    store.models.register(tid, "need:churn_90d", "1", "need:logistic", "/tmp/none", metrics,
+                          activate=True)
+    store.models.register(tid, "need:churn_90d", "2", "need:logistic", "/tmp/none", {})
+    store.models.register(tid, "recommender", "1", "ease", "/tmp/none", {})
     report = tenant_report(store, tid, "demo", config=CONFIG)
     data = store.load_dataset(tid)
 
@@ -82,8 +86,10 @@ def test_segments_and_profiles_round_trip(store: Store, demo: DemoData) -> None:
         "behaviour": seg.assignment[some], "rfm": table.loc[some, "segment"]}
     assert sorted(n.name for n in tenant_needs(store, tid)) == ["churn_90d", "wants_news"]
     assert sorted(a.need for a in report.needs) == ["churn_90d", "wants_news"]
-    assert [m.name for m in report.models] == ["churn_90d"]
-    assert report.models[0].metrics["roc_auc"] == 0.8
+    # the active version of the need's model; other models are not need models
+    assert [(m.name, m.version) for m in report.models] == [("need:churn_90d", "1")]
+    assert report.models[0].model_metrics == {"roc_auc": 0.8}
+    assert report.models[0].grade == "B"
 
 
 def test_other_stored_segmentations_group_the_needs(store: Store, demo: DemoData) -> None:

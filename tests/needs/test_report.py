@@ -53,8 +53,12 @@ def _needs(demo: DemoData) -> list[ChurnNeed | PropensityNeed | SpendNeed]:
 
 @pytest.fixture(scope="module")
 def report(demo: DemoData, data: Dataset) -> NeedsReport:
-    models = [ModelQuality(name="churn_90d", version="3", kind="need",
-                           metrics={"roc_auc": 0.83, "brier": 0.15, "grade": "B"})]
+    metrics = {"protocol": "time-aware split", "baseline_kind": "recency rule",
+               "model": {"roc_auc": 0.83, "brier": 0.15, "n": 500.0},
+               "baseline": {"roc_auc": 0.71, "brier": 0.19, "n": 500.0},
+               "grade": {"letter": "B", "explanation": "ROC-AUC 0.12 above the baseline"},
+               "selection": {"logistic": {"brier": 0.2}}}
+    models = [ModelQuality.from_record("need:churn_90d", "3", "need:logistic", True, metrics)]
     return build_report(data, _needs(demo), tenant="demo", config=CONFIG, models=models)
 
 
@@ -106,10 +110,13 @@ def test_html_is_self_contained_and_shows_the_figures(report: NeedsReport) -> No
         assert analysis.need in html
     assert f"{report.needs[0].overall.value:.1%}" in html
     n_charts = sum(len(a.by_segment) + (1 if a.by_month else 0) for a in report.needs)
-    assert html.count("<svg") == n_charts + 3  # + RFM grid, RFM segments, behaviour segments
+    # + RFM grid, RFM segments, behaviour segments, model vs baseline
+    assert html.count("<svg") == n_charts + 4
     assert "<script" not in html and "https://" not in html
     assert html.replace("http://www.w3.org/2000/svg", "").count("http://") == 0
-    assert "roc_auc" in html and "0.83" in html
+    assert "roc_auc" in html and "0.83" in html and "0.71" in html
+    assert "ROC-AUC 0.12 above the baseline" in html and "recency rule" in html
+    assert report.models[0].model_metrics == {"roc_auc": 0.83, "brier": 0.15}
     for profile in report.segmentations[0].segments:
         assert str(escape(profile.description)) in html
 

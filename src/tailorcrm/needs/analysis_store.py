@@ -79,14 +79,18 @@ def tenant_needs(store: Store, tid: int) -> list[AnyNeed]:
 
 
 def model_quality(store: Store, tid: int, need_names: set[str]) -> list[ModelQuality]:
-    """Registered models of the tenant's needs (named after a need, or of a ``need`` kind)."""
-    out: list[ModelQuality] = []
-    for rec in store.models.list(tid):
-        base = rec.name.split(":")[-1]
-        if rec.name in need_names or base in need_names or "need" in rec.kind:
-            out.append(ModelQuality(name=rec.name, version=rec.version, kind=rec.kind,
-                                    active=rec.active, metrics=dict(rec.metrics)))
-    return out
+    """The active model of each need (``need:<name>`` or ``<name>`` in ``store.models``;
+    the newest version when none is active), with its figures against the baseline."""
+    chosen: dict[str, ModelQuality] = {}
+    for rec in store.models.list(tid):  # by name, newest first
+        base = rec.name.removeprefix("need:")
+        if base not in need_names and not rec.kind.startswith("need"):
+            continue
+        if rec.name in chosen and (chosen[rec.name].active or not rec.active):
+            continue
+        chosen[rec.name] = ModelQuality.from_record(rec.name, rec.version, rec.kind,
+                                                    rec.active, rec.metrics)
+    return [chosen[name] for name in sorted(chosen)]
 
 
 def tenant_report(

@@ -42,7 +42,11 @@ logger = logging.getLogger(__name__)
 
 
 class ModelQuality(BaseModel):
-    """A trained need model as the model store records it (see ``store.models``)."""
+    """A trained need model's test figures against its baseline, with its letter grade.
+
+    Read from the metrics the prediction side registers with ``store.models``
+    (``{"protocol", "model": {...}, "baseline": {...}, "baseline_kind", "grade": {...}}``).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,7 +54,41 @@ class ModelQuality(BaseModel):
     version: str
     kind: str = ""
     active: bool = True
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    protocol: str = ""
+    grade: str | None = None
+    grade_explanation: str = ""
+    baseline_kind: str = ""
+    model_metrics: dict[str, float | None] = Field(default_factory=dict)
+    baseline_metrics: dict[str, float | None] = Field(default_factory=dict)
+
+    @classmethod
+    def from_record(cls, name: str, version: str, kind: str, active: bool,
+                    metrics: Mapping[str, Any]) -> ModelQuality:
+        """From a model-store record; metrics without the expected keys give what they can."""
+        grade = metrics.get("grade")
+        model = metrics.get("model")
+        flat = model if isinstance(model, Mapping) else {
+            k: v for k, v in metrics.items() if isinstance(v, int | float)}
+        baseline = metrics.get("baseline")
+        return cls(
+            name=name, version=version, kind=kind, active=active,
+            protocol=str(metrics.get("protocol", "")),
+            grade=grade.get("letter") if isinstance(grade, Mapping) else (
+                str(grade) if grade is not None else None),
+            grade_explanation=str(grade.get("explanation", ""))
+            if isinstance(grade, Mapping) else "",
+            baseline_kind=str(metrics.get("baseline_kind", "")),
+            model_metrics=_numbers(flat),
+            baseline_metrics=_numbers(baseline if isinstance(baseline, Mapping) else {}))
+
+
+def _numbers(values: Mapping[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or key == "n":
+            continue
+        out[str(key)] = None if value != value else float(value)  # NaN -> None
+    return out
 
 
 class NeedsReport(BaseModel):
@@ -204,12 +242,17 @@ def _segment_chart(profile: SegmentationProfile) -> Markup:
         bars, title=f"{profile.name} segments (share of customers)"))
 
 
-def _metric_names(models: Sequence[ModelQuality]) -> list[str]:
-    names: list[str] = []
-    for m in models:
-        names.extend(k for k, v in m.metrics.items()
-                     if isinstance(v, int | float | str) and k not in names)
-    return names
+def _model_chart(model: ModelQuality) -> Markup | None:
+    """Model against baseline on the metrics in [0, 1] where higher is better."""
+    bars: list[Bar] = []
+    for metric in ("roc_auc", "pr_auc", "r2"):
+        for who, values in (("model", model.model_metrics), ("baseline", model.baseline_metrics)):
+            value = values.get(metric)
+            if value is not None:
+                bars.append(Bar(f"{metric} {who}", max(0.0, value)))
+    if not bars:
+        return None
+    return Markup(bar_chart(bars, title=f"{model.name}: model vs baseline", percent=False))
 
 
 def render_html(report: NeedsReport) -> str:
@@ -222,7 +265,7 @@ def render_html(report: NeedsReport) -> str:
         rfm_chart=_rfm_chart(report.rfm) if report.rfm else None,
         rfm_segments_chart=_rfm_segments_chart(report.rfm) if report.rfm else None,
         segmentations=[(p, _segment_chart(p)) for p in report.segmentations],
-        metric_names=_metric_names(report.models))
+        models=[(m, _model_chart(m)) for m in report.models])
 
 
 def write_report(report: NeedsReport, html_path: str | None = None,
