@@ -24,6 +24,7 @@ import pandas as pd
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.evaluation.loaders import read_movielens
+from tailorcrm.evaluation.memory import PeakMemory
 from tailorcrm.evaluation.metrics import mae, rmse
 from tailorcrm.evaluation.splits import kfold
 from tailorcrm.recommend.biased_mf import BiasedMF, BiasedMFConfig
@@ -53,16 +54,18 @@ log = logging.getLogger(NAME)
 def _fit_predict(config: BiasedMFConfig, data: Dataset, train: np.ndarray, test: np.ndarray
                  ) -> dict[str, float]:
     events = data.events
-    started = time.perf_counter()
-    model = BiasedMF(config).fit(data.with_events(events.iloc[train]))
-    fitted = time.perf_counter()
-    rows = events.iloc[test]
-    pred = model.predict(data.customer_vocab.index(rows["customer_id"]),
-                         data.item_vocab.index(rows["item_id"]))
-    done = time.perf_counter()
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        model = BiasedMF(config).fit(data.with_events(events.iloc[train]))
+        fitted = time.perf_counter()
+        rows = events.iloc[test]
+        pred = model.predict(data.customer_vocab.index(rows["customer_id"]),
+                             data.item_vocab.index(rows["item_id"]))
+        done = time.perf_counter()
     truth = rows["value"].to_numpy()
     return {"rmse": rmse(truth, pred), "mae": mae(truth, pred),
-            "train_seconds": fitted - started, "predict_seconds": done - fitted}
+            "train_seconds": fitted - started, "predict_seconds": done - fitted,
+            "peak_memory_mb": memory.peak_mb}
 
 
 def _surprise(events: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]
@@ -83,14 +86,16 @@ def _surprise(events: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]
         testset = list(frame.iloc[test].itertuples(index=False, name=None))
         for name, algo in (("peer: Surprise SVD", SVD(random_state=0)),
                            ("peer: Surprise BaselineOnly", BaselineOnly(verbose=False))):
-            started = time.perf_counter()
-            algo.fit(trainset)
-            fitted = time.perf_counter()
-            predictions = algo.test(testset)
-            done = time.perf_counter()
+            with PeakMemory() as memory:
+                started = time.perf_counter()
+                algo.fit(trainset)
+                fitted = time.perf_counter()
+                predictions = algo.test(testset)
+                done = time.perf_counter()
             out[name].append({"rmse": accuracy.rmse(predictions, verbose=False),
                               "mae": accuracy.mae(predictions, verbose=False),
-                              "train_seconds": fitted - started, "predict_seconds": done - fitted})
+                              "train_seconds": fitted - started, "predict_seconds": done - fitted,
+                              "peak_memory_mb": memory.peak_mb})
     return out
 
 
@@ -120,14 +125,15 @@ def _markdown(result: dict[str, Any]) -> str:
         "folds. BiasedMF defaults were chosen on 10 % of fold 1's training rows "
         f"(`{COMMAND} --tune`), never on a test fold.",
         "",
-        "| model | RMSE | MAE | train s / fold | predict s / fold |",
-        "|---|---|---|---|---|",
+        "| model | RMSE | MAE | train s / fold | predict s / fold | peak MB |",
+        "|---|---|---|---|---|---|",
     ]
     for name, m in result["models"].items():
         lines.append(f"| {name} | {m['rmse']:.4f} | {m['mae']:.4f} | "
-                     f"{m['train_seconds']:.2f} | {m['predict_seconds']:.3f} |")
+                     f"{m['train_seconds']:.2f} | {m['predict_seconds']:.3f} | "
+                     f"{m['peak_memory_mb']:.0f} |")
     for name, value in PUBLISHED_RMSE.items():
-        lines.append(f"| {name} (published) | {value:.3f} | | | |")
+        lines.append(f"| {name} (published) | {value:.3f} | | | | |")
     if not result["surprise_installed"]:
         lines += ["", "scikit-surprise did not import here, so it was not run as a peer."]
     ours = result["models"]["tailorcrm biased_mf"]["rmse"]
