@@ -126,7 +126,8 @@ def top_k(
 ) -> np.ndarray:
     """``(len(customers), k)`` best item indices per customer, seen items excluded, -1 padded.
 
-    Items the model cannot score (NaN) are never recommended; ties keep the lower index.
+    Items the model cannot score (NaN) are never recommended; equal scores in a list are
+    ordered by item index.
     """
     out = np.full((len(customers), k), -1, dtype=np.int64)
     for start in range(0, len(customers), batch_size):
