@@ -22,6 +22,13 @@ MIGRATION_LOCK_KEY = 0x7A11C0  # pg_advisory_xact_lock key held while migrating
 _THREAD_LOCK = threading.Lock()
 
 
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Alembic filter: leave the per-field expression indexes (``ix_cf_*``, made at run time)
+    out of autogenerate comparisons."""
+    return not (type_ == "index" and name is not None and name.startswith("ix_cf_"))
+
+
 def alembic_config() -> Config:
     """The Alembic config of the packaged migrations (no ini file needed)."""
     cfg = Config()

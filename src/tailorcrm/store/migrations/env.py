@@ -5,16 +5,11 @@ from __future__ import annotations
 from alembic import context
 
 from tailorcrm.store.engine import make_engine
+from tailorcrm.store.migrate import include_object
 from tailorcrm.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def _include_object(obj: object, name: str | None, type_: str, reflected: bool,
-                    compare_to: object) -> bool:
-    """Leave the per-field expression indexes (``ix_cf_*``, made at run time) alone."""
-    return not (type_ == "index" and name is not None and name.startswith("ix_cf_"))
 
 
 def _run(connection: object) -> None:
@@ -23,7 +18,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite ALTERs go through table copies
         compare_type=True,
-        include_object=_include_object,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
