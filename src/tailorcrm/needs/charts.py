@@ -16,6 +16,7 @@ FONT = "font-family='system-ui, sans-serif' font-size='12'"
 BAR = "#3b6ea8"
 WHISKER = "#1b2a3a"
 MUTED = "#8a96a3"
+BASELINE = "#a9bcd0"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Bar:
     low: float | None = None
     high: float | None = None
     note: str = ""
+    colour: str = BAR
 
 
 def _fmt(value: float, percent: bool) -> str:
@@ -63,7 +65,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, percent: bool = True,
         parts.append(f"<text x='{label_w - 6}' y='{y + 15}' {FONT} text-anchor='end'>"
                      f"{escape(b.label[:24])}</text>")
         parts.append(f"<rect x='{label_w}' y='{y + 4}' width='{x(b.value) - label_w:.1f}' "
-                     f"height='{row_h - 8}' fill='{BAR}'><title>{escape(b.label)}: "
+                     f"height='{row_h - 8}' fill='{b.colour}'><title>{escape(b.label)}: "
                      f"{_fmt(b.value, percent)}</title></rect>")
         if b.low is not None and b.high is not None:
             lo, hi, mid = x(b.low), x(b.high), y + row_h / 2

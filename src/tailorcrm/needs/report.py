@@ -21,7 +21,7 @@ from tailorcrm.needs.analysis import (
     SegmentSource,
     analyze_needs,
 )
-from tailorcrm.needs.charts import Bar, bar_chart, heat_map, line_chart
+from tailorcrm.needs.charts import BAR, BASELINE, Bar, bar_chart, heat_map, line_chart
 from tailorcrm.needs.definitions import as_utc
 from tailorcrm.needs.rfm import (
     SEGMENT_LABELS,
@@ -249,7 +249,8 @@ def _model_chart(model: ModelQuality) -> Markup | None:
         for who, values in (("model", model.model_metrics), ("baseline", model.baseline_metrics)):
             value = values.get(metric)
             if value is not None:
-                bars.append(Bar(f"{metric} {who}", max(0.0, value)))
+                bars.append(Bar(f"{metric} {who}", max(0.0, value),
+                                colour=BAR if who == "model" else BASELINE))
     if not bars:
         return None
     return Markup(bar_chart(bars, title=f"{model.name}: model vs baseline", percent=False))
