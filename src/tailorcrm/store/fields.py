@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     String,
+    Table,
     bindparam,
     cast,
     delete,
@@ -139,7 +140,11 @@ class FieldRepository(Repository):
         table = TABLES[spec.entity]
         id_col = table.c[ROW_ID[spec.entity]]
         report = ChangeReport(entity=spec.entity, field=spec.name, action=action)
-        scan = conn.execute(select(id_col, table.c.attributes).where(table.c.tenant_id == tid))
+        query = select(id_col, table.c.attributes).where(table.c.tenant_id == tid)
+        if not spec.required and spec.default is None:
+            # rows without a value cannot break and need no default: read only the others
+            query = query.where(self._has_key(table, spec.name))
+        scan = conn.execute(query)
         rows = ((str(rid), (attrs or {}).get(spec.name), spec.name in (attrs or {}))
                 for rid, attrs in scan)
         rewrites = list(check_values(spec, rows, report))
@@ -170,14 +175,17 @@ class FieldRepository(Repository):
 
     def _purge(self, conn: Connection, tid: int, entity: str, name: str) -> int:
         table = TABLES[entity]
-        has: ColumnElement[Any]
         new_attrs: ColumnElement[Any]
         if self.backend == "postgresql":
-            has = table.c.attributes.op("?")(literal_column(f"'{name}'"))
             new_attrs = table.c.attributes.op("-")(literal_column(f"'{name}'"))
         else:
-            has = func.json_type(table.c.attributes, literal_column(f"'$.{name}'")).is_not(None)
             new_attrs = func.json_remove(table.c.attributes, literal_column(f"'$.{name}'"))
-        result = conn.execute(update(table).where(table.c.tenant_id == tid, has).values(
-            attributes=new_attrs))
+        result = conn.execute(update(table).where(
+            table.c.tenant_id == tid, self._has_key(table, name)).values(attributes=new_attrs))
         return int(result.rowcount or 0)
+
+    def _has_key(self, table: Table, name: str) -> ColumnElement[bool]:
+        """True for rows whose attributes have a value under ``name``."""
+        if self.backend == "postgresql":
+            return table.c.attributes.op("?")(literal_column(f"'{name}'"))  # type: ignore[no-any-return]
+        return func.json_type(table.c.attributes, literal_column(f"'$.{name}'")).is_not(None)
