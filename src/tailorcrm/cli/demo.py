@@ -1,0 +1,76 @@
+"""``tailorcrm demo`` and ``tailorcrm train``: the main job on the demo CRM, or on any tenant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, load_settings
+from tailorcrm.cli.show import show_imports, show_needs, show_recommendations, show_segments
+from tailorcrm.demo.config import DemoConfig
+from tailorcrm.demo.run import run_demo
+from tailorcrm.jobs.progress import rich_progress
+from tailorcrm.jobs.train import TrainConfig, train_tenant
+from tailorcrm.store import Store
+
+
+@handle_errors
+def demo_command(
+    db: DbOption = None,
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant of the demo.")] = "demo",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the generated files.")] = Path(
+        ".tailorcrm/demo-data"),
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 42,
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 2000,
+    items: Annotated[int, typer.Option(help="Number of items.")] = 300,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve",
+                                        help="Serve the API afterwards.")] = True,
+) -> None:
+    """Generate the demo CRM, import it, train everything and show a sample of the results."""
+    settings = load_settings(db=db, tenant=tenant)
+    store = Store.open(settings.database_url)
+    try:
+        config = DemoConfig(seed=seed, n_customers=customers, n_items=items)
+        with rich_progress(console) as progress:
+            result = run_demo(store, tenant, out, settings.artifacts_dir, config, progress)
+        console.print(f"[bold]demo tenant '{tenant}' in {settings.database_url}[/bold]")
+        show_imports(console, result.imports)
+        tid = result.tenant_id
+        with_history = [c for c in store.need_scores.top(tid, "churn", limit=2)]
+        sample = [r.customer_id for r in with_history] + result.truth["cold_start_customers"][:1]
+        show_recommendations(console, store, tid, sample)
+        for need in (result.train.needs if result.train else {}):
+            show_needs(console, store, tid, need)
+        show_segments(console, store, tid)
+        if result.train:
+            console.print("timings (s): " + json.dumps(result.train.seconds))
+        if serve:
+            console.print("[yellow]serving arrives with the REST API; "
+                          "results above are stored in the database[/yellow]")
+    finally:
+        store.close()
+
+
+@handle_errors
+def train_command(
+    db: DbOption = None,
+    tenant: TenantOption = None,
+    no_recommend: Annotated[bool, typer.Option("--no-recommend")] = False,
+    no_needs: Annotated[bool, typer.Option("--no-needs")] = False,
+    no_segments: Annotated[bool, typer.Option("--no-segments")] = False,
+) -> None:
+    """Train the tenant's recommender, needs and segments, and store their results."""
+    settings = load_settings(db=db, tenant=tenant)
+    store = Store.open(settings.database_url)
+    try:
+        tid = store.tenants.id_of(settings.tenant)
+        config = TrainConfig(recommend=not no_recommend, needs=not no_needs,
+                             segments=not no_segments)
+        with rich_progress(console) as progress:
+            report = train_tenant(store, tid, settings.artifacts_dir, config, progress)
+        console.print_json(report.model_dump_json())
+    finally:
+        store.close()
