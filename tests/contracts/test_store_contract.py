@@ -253,9 +253,14 @@ def test_erasure_reaches_caches(store: Store) -> None:
     store.need_scores.replace(tid, "churn", [{"customer_id": "c1", "score": 0.9}])
     store.recommendations.replace(tid, "home", [{"customer_id": "c1", "items": ["i1"],
                                                  "model_version": "v1", "config_hash": "h"}])
+    run = store.imports.start(tid, "events", "x.csv")
+    store.imports.quarantine_rows(tid, run, [
+        {"entity": "event", "row_number": 2, "reason": "bad ts", "raw": {"CustomerID": "c1"}},
+        {"entity": "event", "row_number": 3, "reason": "bad ts", "raw": {"CustomerID": "c2"}}])
     counts = store.erase_customer(tid, "c1")
     assert counts == {"events": 1, "customer_segments": 1, "need_scores": 1,
-                      "recommendation_lists": 1, "customers": 1}
+                      "recommendation_lists": 1, "customers": 1, "quarantine": 1}
+    assert [q.raw for q in store.imports.quarantine(tid)] == [{"CustomerID": "c2"}]
     assert store.customers.find(tid, "c1") is None
     assert store.events.for_customer(tid, "c1") == []
     assert store.segments.of_customer(tid, "c1") == {}
