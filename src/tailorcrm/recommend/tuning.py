@@ -13,7 +13,7 @@ from pydantic import Field
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.evaluation.metrics import ranking_metrics
 from tailorcrm.evaluation.splits import stratified_item
-from tailorcrm.recommend.base import ModelConfig, Recommender, Weighting
+from tailorcrm.recommend.base import ModelConfig, Weighting
 from tailorcrm.recommend.hybrid import ComponentSpec, HybridConfig, Normalization, normalize_rows
 from tailorcrm.recommend.ranking import top_k
 from tailorcrm.recommend.registry import build_model
@@ -24,12 +24,11 @@ log = logging.getLogger(__name__)
 class TuningConfig(ModelConfig):
     """The search: the validation carve, the candidate grids and the weight steps.
 
-    The validation split is the same stratified-per-item protocol applied to the training
-    events only, so the test split is never looked at.
+    The validation splits are the same stratified-per-item protocol applied to the training
+    events only (one carve per seed in ``seeds``), so the test split is never looked at.
     """
 
     ratio: float = Field(0.75, gt=0, lt=1)
-    seed: int = 42
     k: int = Field(10, gt=0)
     weighting: Weighting = "binary"
     #: EASE candidates as (weighting, λ, dropout); dropout > 0 drops the zero diagonal.
@@ -46,7 +45,9 @@ class TuningConfig(ModelConfig):
             "side": "customer", "weighting": "catalog", "lam": lam, "dropout": 0.7,
             "zero_diagonal": False}) for lam in (300.0, 1000.0, 3000.0)),
     )
-    weights: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+    weights: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+    #: One validation carve per seed; candidates are judged on the mean nDCG over them.
+    seeds: tuple[int, ...] = (42, 43)
     passes: int = Field(2, gt=0)
     normalize: Normalization = "std"
     random_state: int = 42
@@ -63,37 +64,55 @@ class TuningResult:
 
 
 class _Validation:
-    """A train/validation carve of the training data and a fast nDCG on it."""
+    """Train/validation carves of the training data (one per seed) and a mean nDCG on them."""
 
     def __init__(self, data: Dataset, cfg: TuningConfig) -> None:
-        fit_events, val_events = stratified_item(data.events, ratio=cfg.ratio, seed=cfg.seed)
-        self.fit_data = data.with_events(fit_events)
-        self.relevant = data.with_events(val_events).interaction_matrix(weighting="binary")
-        self.seen = self.fit_data.interaction_matrix(weighting="count").toarray() > 0
+        self.folds = []
+        for seed in cfg.seeds:
+            fit_events, val_events = stratified_item(data.events, ratio=cfg.ratio, seed=seed)
+            fit_data = data.with_events(fit_events)
+            relevant = data.with_events(val_events).interaction_matrix(weighting="binary")
+            seen = fit_data.interaction_matrix(weighting="count").toarray() > 0
+            self.folds.append((fit_data, relevant, seen))
         self.customers = np.arange(data.n_customers)
         self.k = cfg.k
+        self.normalize: Normalization = cfg.normalize
 
-    def scores(self, model: Recommender) -> np.ndarray:
-        return model.fit(self.fit_data).score_many(self.customers)
+    def scores(self, spec: ComponentSpec) -> list[np.ndarray]:
+        """Normalized validation scores of a fresh model per fold."""
+        out = []
+        for fit_data, _, seen in self.folds:
+            model = build_model(spec.kind, spec.config).fit(fit_data)
+            out.append(normalize_rows(model.score_many(self.customers), seen, self.normalize))
+        return out
 
-    def ndcg(self, scores: np.ndarray) -> float:
-        masked = np.where(self.seen, np.nan, scores)
-        return ranking_metrics(top_k(masked, self.k), self.relevant, self.k)["ndcg"]
+    def ndcg(self, scores: list[np.ndarray]) -> float:
+        values = []
+        for s, (_, relevant, seen) in zip(scores, self.folds, strict=True):
+            masked = np.where(seen, np.nan, s)
+            values.append(ranking_metrics(top_k(masked, self.k), relevant, self.k)["ndcg"])
+        return float(np.mean(values))
 
 
 def _spec(kind: str, weighting: Weighting, **config: Any) -> ComponentSpec:
+    """A candidate; its own ``weighting`` (in ``config``) wins over the default one."""
     return ComponentSpec(kind=kind, config={"weighting": weighting, **config})
 
 
-def _search_weights(val: _Validation, normed: list[np.ndarray], cfg: TuningConfig
+def _search_weights(val: _Validation, normed: list[list[np.ndarray]], cfg: TuningConfig
                     ) -> tuple[float, np.ndarray]:
     """Coordinate search over the blend weights, the first component fixed at 1."""
     weights = np.zeros(len(normed))
     weights[0] = 1.0
 
     def blend_ndcg(ws: np.ndarray) -> float:
-        total = sum(wi * np.nan_to_num(n) for wi, n in zip(ws, normed, strict=True) if wi)
-        return val.ndcg(np.asarray(total))
+        folds = []
+        for f in range(len(val.folds)):  # as Hybrid blends: NaN only where no part scores
+            parts = [wi * n[f] for wi, n in zip(ws, normed, strict=True) if wi]
+            total = np.nansum(parts, axis=0)
+            total[np.all(np.isnan(parts), axis=0)] = np.nan
+            folds.append(total)
+        return val.ndcg(folds)
 
     best = blend_ndcg(weights)
     for _ in range(cfg.passes):
@@ -119,15 +138,15 @@ def tune_hybrid(data: Dataset, config: TuningConfig | None = None) -> TuningResu
     val = _Validation(data, cfg)
     trials: list[dict[str, Any]] = []
 
-    def run(spec: ComponentSpec) -> tuple[float, np.ndarray]:
-        scores = val.scores(build_model(spec.kind, spec.config))
-        ndcg = val.ndcg(scores)
+    def run(spec: ComponentSpec) -> tuple[float, list[np.ndarray]]:
+        normed = val.scores(spec)
+        ndcg = val.ndcg(normed)
         trials.append({"kind": spec.kind, "config": spec.config, "ndcg": ndcg})
         log.info("validation nDCG@%d %s %s = %.4f", cfg.k, spec.kind, spec.config, ndcg)
-        return ndcg, normalize_rows(scores, val.seen, cfg.normalize)
+        return ndcg, normed
 
-    def best_of(specs: list[ComponentSpec]) -> tuple[ComponentSpec, np.ndarray]:
-        best: tuple[float, ComponentSpec, np.ndarray] | None = None
+    def best_of(specs: list[ComponentSpec]) -> tuple[ComponentSpec, list[np.ndarray]]:
+        best: tuple[float, ComponentSpec, list[np.ndarray]] | None = None
         for spec in specs:
             ndcg, normed = run(spec)
             if best is None or ndcg > best[0]:
@@ -141,7 +160,8 @@ def tune_hybrid(data: Dataset, config: TuningConfig | None = None) -> TuningResu
     others = [
         best_of([_spec("als", w, factors=f, alpha=a, random_state=cfg.random_state)
                  for f, a in cfg.als_grid]),
-        *[best_of([_spec(e.kind, w, **e.config) for e in family]) for family in cfg.extra],
+        *[best_of([_spec(e.kind, **{"weighting": w, **e.config}) for e in family])
+          for family in cfg.extra],
     ]
     best = -1.0
     specs: list[ComponentSpec] = []
@@ -172,7 +192,7 @@ def main() -> None:  # pragma: no cover - reproduces the shipped default on Movi
     logging.basicConfig(level=logging.INFO)
     path = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/movielens-100k/u.data"
     data = Dataset.from_events(read_movielens(path))
-    train, _ = stratified_item(data.events, ratio=0.75, seed=42)
+    train, _ = stratified_item(data.events, ratio=0.75, seed=42)  # the benchmark's split
     result = tune_hybrid(data.with_events(train))
     json.dump({"config": result.config.model_dump(mode="json"),
                "validation_ndcg": result.validation_ndcg, "seconds": result.seconds},
