@@ -120,3 +120,17 @@ def test_movielens_one_fold_rmse(data_dir: Path) -> None:
     rows = data.events.iloc[test]
     # Surprise's published SVD is 0.934 on this protocol; the tuned default does better.
     assert rmse(rows["value"].to_numpy(), _predict(model, data, rows)) < 0.93
+
+
+def test_zero_ratings_count_and_denied_customers_are_left_out() -> None:
+    events = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"],
+                           "item_id": ["x", "y", "x", "y", "x"],
+                           "type": "rating", "value": [0.0, 10.0, 0.0, 9.0, 5.0]})
+    customers = pd.DataFrame({"consent_personalization": ["granted", "granted", "denied"],
+                              "consent_marketing": "unknown"},
+                             index=pd.Index(["a", "b", "c"], name="customer_id"))
+    data = Dataset.from_events(events, customers=customers)
+    model = BiasedMF(**PLANTED).fit(data)
+    assert model.history_.nnz == 4  # a and b's four ratings (two of them 0); c is left out
+    assert model.mu_ == pytest.approx(19.0 / 4)
+    assert np.isnan(model.score(data.customer_vocab.index_of("c"))).all()

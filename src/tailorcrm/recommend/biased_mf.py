@@ -76,12 +76,12 @@ class BiasedMF(Recommender):
     # -- training -------------------------------------------------------------------------
     def fit(self, data: Dataset) -> Self:
         cfg = self.config
-        ratings = data.interaction_matrix(weighting="value", types=[cfg.event_type])
-        allowed = data.personalizable_customers()
-        if not allowed.all():
-            ratings = sparse.csr_matrix(sparse.diags(allowed.astype(np.float64)) @ ratings)
-        ratings = sparse.csr_matrix(ratings, dtype=np.float64)
-        ratings.eliminate_zeros()
+        # Rebuilt from (row, col, value) triples so a rating of 0 stays a rating; customers
+        # who denied personalization are left out.
+        coo = data.interaction_matrix(weighting="value", types=[cfg.event_type]).tocoo()
+        keep = data.personalizable_customers()[coo.row]
+        ratings = sparse.csr_matrix(
+            (coo.data[keep].astype(np.float64), (coo.row[keep], coo.col[keep])), shape=coo.shape)
         if ratings.nnz == 0:
             raise InsufficientDataError(f"no {cfg.event_type!r} events with a value to fit on")
         self.history_ = ratings
