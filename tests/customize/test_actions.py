@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -69,7 +71,8 @@ def test_reasons_name_the_rule_and_the_needs_it_read() -> None:
 
 def test_linked_items_from_fixed_list_and_recommendations() -> None:
     both = ctx(upgrade=0.9, rfm="champions")
-    lists = {"cross-sell": [{"item_id": "c1"}, {"item_id": "p1"}, "p2", "p3"]}
+    lists: dict[str, list[Any]] = {
+        "cross-sell": [{"item_id": "c1"}, {"item_id": "p1"}, "p2", "p3"]}
     ranked = {a.action: a for a in rank_actions(CATALOG, both, recommended=lists, items=ITEMS)}
     assert ranked["upgrade-offer"].items == ("p1", "p2")  # phones only, max 2, list order
     assert ranked["vip-campaign"].items == ("gift",)  # the unavailable one is dropped

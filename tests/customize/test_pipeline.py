@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from customize_planted import CATEGORIES, planted_dataset
@@ -46,14 +48,14 @@ def test_exclusions_come_from_the_strategy(data: Dataset) -> None:
     s = strategy(models=[{"kind": "popularity"}], count=12)
     model = strategy_to_recommender(s).fit(data)
     excluded = strategy_ranker(s, model, data).excluded("c0")
-    assert {data.item_vocab.id(i) for i in np.flatnonzero(excluded)} == \
+    assert {data.item_vocab.id(int(i)) for i in np.flatnonzero(excluded)} == \
         bought(data, "c0") | {"i5", "i1"}
     loose = strategy(models=[{"kind": "popularity"}], count=12, exclusions={
         "bought": False, "unavailable": False, "rejected": False})
     assert not strategy_ranker(loose, model, data).excluded("c0").any()
     again = strategy(models=[{"kind": "popularity"}], count=12,
                      exclusions={"repurchasable_categories": ["A"]})
-    assert {data.item_vocab.id(i) for i in np.flatnonzero(
+    assert {data.item_vocab.id(int(i)) for i in np.flatnonzero(
         strategy_ranker(again, model, data).excluded("c0"))} == {"i1", "i5"}
     ids = [c.item_id for c in serve(data, loose, "c0").items]
     assert {"i1", "i5"} <= set(ids)
@@ -105,12 +107,13 @@ def test_diversity_cap_holds(data: Dataset) -> None:
 
 
 def test_diversify_on_hand_made_list() -> None:
-    items = {"a": {"category": "x"}, "b": {"category": "x"}, "c": {"category": "y"},
-             "d": {"category": "x"}, "e": {}, "f": {"categories": ["x", "y"]}}
+    items: dict[str, dict[str, Any]] = {
+        "a": {"category": "x"}, "b": {"category": "x"}, "c": {"category": "y"},
+        "d": {"category": "x"}, "e": {}, "f": {"categories": ["x", "y"]}}
     cands = [Candidate(i, 1.0 - k / 10) for k, i in enumerate("abcdef")]
     out = diversify(cands, items, Diversity(max_per_group=2), n=10)
     assert [c.item_id for c in out] == ["a", "b", "c", "e", "f"]
-    lists = {"a": {"categories": ["x"]}, "b": {"categories": ["y"]},
+    lists: dict[str, dict[str, Any]] = {"a": {"categories": ["x"]}, "b": {"categories": ["y"]},
              "c": {"categories": ["x", "z"]}, "d": {"categories": ["z"]}}
     multi = diversify(cands[:4], lists, Diversity(max_per_group=1, field="categories"), n=10)
     assert [c.item_id for c in multi] == ["a", "b", "d"]

@@ -74,7 +74,7 @@ class CelLimits(BaseModel):
 DEFAULT_LIMITS = CelLimits()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CompiledExpression:
     """A checked, ready-to-run CEL expression.
 
