@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import NotFittedError
 from tailorcrm.evaluation.loaders import read_movielens
 from tailorcrm.evaluation.metrics import rmse
 from tailorcrm.evaluation.splits import kfold
@@ -134,3 +135,14 @@ def test_zero_ratings_count_and_denied_customers_are_left_out() -> None:
     assert model.history_.nnz == 4  # a and b's four ratings (two of them 0); c is left out
     assert model.mu_ == pytest.approx(19.0 / 4)
     assert np.isnan(model.score(data.customer_vocab.index_of("c"))).all()
+
+
+def test_fit_returns_self_and_unfitted_raises() -> None:
+    events, _ = planted(6)
+    data = Dataset.from_events(events)
+    model = BiasedMF(**PLANTED)
+    with pytest.raises(NotFittedError):
+        model.score(0)
+    assert model.fit(data) is model
+    assert model.score(0, np.array([3, -1, 10_000])).shape == (3,)
+    assert np.isnan(model.score(0, np.array([-1, 10_000]))).all()
