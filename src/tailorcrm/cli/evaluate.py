@@ -61,13 +61,13 @@ def _format(value: str) -> InteractionFormat:
 
 def _table(result: dict[str, Any]) -> Table:
     k = result["k"]
-    columns = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", "map", "train_seconds",
-               "recommend_seconds"]
+    columns = {f"ndcg@{k}": f"nDCG@{k}", f"precision@{k}": f"P@{k}", f"recall@{k}": f"R@{k}",
+               "map": "MAP", "train_seconds": "train s", "recommend_seconds": "rec. s"}
     table = Table(title=f"{result['dataset']} · {result['protocol']} · k={k}")
-    table.add_column("model")
-    for col in columns:
-        table.add_column(col, justify="right")
+    table.add_column("model", no_wrap=True)
+    for label in columns.values():
+        table.add_column(label, justify="right", no_wrap=True)
     for name, row in result["models"].items():
-        table.add_row(name, *(f"{row[c]:.4f}" if "seconds" not in c else f"{row[c]:.2f}"
+        table.add_row(name, *(f"{row[c]:.2f}" if c.endswith("seconds") else f"{row[c]:.4f}"
                               for c in columns))
     return table
