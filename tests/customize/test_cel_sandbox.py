@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tailorcrm.customize.cel import CelLimits, compile_expression, to_cel
+from tailorcrm.customize.cel import compile_expression, to_cel
+from tailorcrm.customize.cel_check import CelLimits
 from tailorcrm.customize.context import RuleContext
 from tailorcrm.customize.rule_engine import Candidate, RuleStats, apply_rules
 from tailorcrm.customize.rules import FilterRule, RuleSet

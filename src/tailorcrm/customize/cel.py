@@ -5,13 +5,10 @@ implementation: nothing is ever passed to Python's ``eval``/``exec`` (we use its
 ``InterpretedRunner``, not the transpiling ``CompiledRunner``). On top of the library we add
 what it lacks for untrusted business rules:
 
-* a static check at compile time (the library only finds unknown names when evaluating): the
-  only variables are the context roots (``item``, ``customer``, ``needs``, ``context``,
-  ``segments``) and macro-bound names; only the standard CEL functions and methods are
-  allowed (the library's non-standard ``reduce``/``min`` macros are refused because ``reduce``
-  can double a string per step); no dunder field names, no message construction;
-* size limits (source length, tree nodes, tree depth, macro nesting) so that one evaluation is
-  bounded in time and memory and never hits Python's recursion limit;
+* static checks at compile time with positions (:mod:`tailorcrm.customize.cel_check`): only
+  the context variables and standard CEL functions, and size limits (source length, tree
+  nodes, tree depth, macro nesting) so that one evaluation is bounded in time and memory
+  and never hits Python's recursion limit;
 * values converted from Python data (numbers become CEL ``double`` like JSON numbers do);
 * every evaluation error (missing field, type mismatch, division by zero) surfaces as a
   :class:`~tailorcrm.errors.RuleError` that callers turn into a fail-safe decision.
@@ -34,45 +31,14 @@ import lark
 import numpy as np
 from celpy import celtypes
 from celpy.evaluation import CELEvalError, Evaluator
-from pydantic import BaseModel, ConfigDict, Field
 
+from tailorcrm.customize.cel_check import DEFAULT_LIMITS, CelLimits, check_tree
 from tailorcrm.errors import RuleError
 
 log = logging.getLogger(__name__)
 
 RULE_VARIABLES = frozenset({"item", "customer", "needs", "context", "segments"})
 """The variables a business rule may read."""
-
-TYPE_NAMES = frozenset({"int", "uint", "double", "string", "bool", "bytes", "list", "map",
-                        "null_type", "type"})
-FUNCTIONS = frozenset({"size", "int", "uint", "double", "string", "bool", "bytes", "type",
-                       "dyn", "has", "duration", "timestamp", "matches", "contains",
-                       "startsWith", "endsWith"})
-MACROS = frozenset({"map", "filter", "all", "exists", "exists_one"})
-METHODS = MACROS | frozenset({
-    "size", "contains", "startsWith", "endsWith", "matches", "getDate", "getDayOfMonth",
-    "getDayOfWeek", "getDayOfYear", "getFullYear", "getMonth", "getHours", "getMilliseconds",
-    "getMinutes", "getSeconds"})
-_FORBIDDEN_NODES = {
-    "member_object": "message construction is not supported",
-    "dot_ident": "leading-dot names are not supported",
-    "dot_ident_arg": "leading-dot calls are not supported",
-}
-
-
-class CelLimits(BaseModel):
-    """Static size limits every expression must respect (checked when compiling)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_length: int = Field(2000, gt=0, description="Characters of source.")
-    max_nodes: int = Field(2000, gt=0, description="Nodes of the parse tree.")
-    max_depth: int = Field(300, gt=0, description="Depth of the parse tree (~10 per nesting).")
-    max_macro_nesting: int = Field(2, ge=0, description="Macros inside macros.")
-
-
-DEFAULT_LIMITS = CelLimits()
-
 
 @dataclass(frozen=True, eq=False)
 class CompiledExpression:
@@ -175,7 +141,7 @@ def _compile_cached(source: str, variables: frozenset[str],
             exc.line, exc.column = len(lines), len(lines[-1]) + 1
         raise RuleError(_parse_message(exc), line=exc.line, column=exc.column,
                         reason="syntax") from None
-    roots, fields = _check(tree, variables, limits)
+    roots, fields = check_tree(tree, variables, limits)
     runner = env.program(tree)
     return CompiledExpression(source, roots, fields, runner)
 
@@ -196,114 +162,6 @@ def _parse_message(exc: celpy.CELParseError) -> str:
     else:
         what = str(exc).splitlines()[0]
     return f"syntax error at {where}: {what}"
-
-
-def _pos(node: lark.Tree | lark.Token) -> dict[str, int | None]:
-    if isinstance(node, lark.Token):
-        return {"line": node.line, "column": node.column}
-    meta = node.meta
-    return {"line": getattr(meta, "line", None), "column": getattr(meta, "column", None)}
-
-
-def _fail(message: str, node: lark.Tree | lark.Token, reason: str) -> RuleError:
-    pos = _pos(node)
-    where = f"line {pos['line']}, column {pos['column']}: " if pos["line"] else ""
-    return RuleError(f"{where}{message}", reason=reason, **pos)
-
-
-def _ident_of(tree: lark.Tree | lark.Token) -> lark.Token | None:
-    """The IDENT of an expression that is a bare name (the variable of a macro)."""
-    node: lark.Tree | lark.Token = tree
-    while isinstance(node, lark.Tree):
-        if node.data == "ident":
-            return node.children[0]  # type: ignore[return-value]
-        if len(node.children) != 1:
-            return None
-        node = node.children[0]
-    return None
-
-
-def _direct_field(member_dot: lark.Tree) -> tuple[lark.Tree, str, str] | None:
-    """For ``<name>.<field>``: the ``ident`` node of the name, the name and the field."""
-    obj = member_dot.children[0]
-    ident = _ident_of(obj)
-    if ident is None:
-        return None
-    node = obj
-    while isinstance(node, lark.Tree) and node.data != "ident":
-        node = node.children[0]
-    return node, str(ident.value), str(member_dot.children[1])  # type: ignore[return-value]
-
-
-def _check(tree: lark.Tree, variables: frozenset[str], limits: CelLimits
-           ) -> tuple[frozenset[str], dict[str, frozenset[str] | None]]:
-    """Walk the tree once (iteratively): names, functions, limits; roots and their fields."""
-    bound: set[str] = set()
-    for node in tree.iter_subtrees():
-        if node.data == "member_dot_arg" and str(node.children[1]) in MACROS:
-            args = node.children[2] if len(node.children) > 2 else None
-            first = args.children[0] if isinstance(args, lark.Tree) and args.children else None
-            name = _ident_of(first) if first is not None else None
-            if name is None:
-                raise _fail(f"macro {node.children[1]}() needs a variable name first",
-                            node, "macro")
-            if name.value in variables:
-                raise _fail(f"macro variable {name.value!r} shadows a context variable",
-                            name, "macro")
-            bound.add(str(name.value))
-    roots: set[str] = set()
-    fields: dict[str, set[str]] = {}
-    covered: set[int] = set()
-    root_idents: list[tuple[str, lark.Tree]] = []
-    nodes = 0
-    stack: list[tuple[lark.Tree, int, int]] = [(tree, 1, 0)]
-    while stack:
-        node, depth, macros = stack.pop()
-        nodes += 1
-        if nodes > limits.max_nodes:
-            raise _fail(f"expression has more than {limits.max_nodes} parse nodes", node,
-                        "too_large")
-        if depth > limits.max_depth:
-            raise _fail(f"expression nested deeper than {limits.max_depth} levels", node,
-                        "too_deep")
-        kind = node.data
-        if kind in _FORBIDDEN_NODES:
-            raise _fail(_FORBIDDEN_NODES[kind], node, "forbidden")
-        if kind == "ident":
-            ident = str(node.children[0])
-            if ident in variables:
-                roots.add(ident)
-                root_idents.append((ident, node))
-            elif ident not in bound and ident not in TYPE_NAMES:
-                raise _fail(f"unknown name {ident!r} (a rule can read "
-                            f"{', '.join(sorted(variables))})", node.children[0], "unknown_name")
-        elif kind == "ident_arg":
-            fn = node.children[0]
-            if str(fn) not in FUNCTIONS:
-                raise _fail(f"unknown function {fn}()", fn, "unknown_function")
-        elif kind in ("member_dot", "member_dot_arg"):
-            attr = node.children[1]
-            if str(attr).startswith("__"):
-                raise _fail(f"field name {attr} is not allowed", attr, "forbidden")
-            if kind == "member_dot_arg":
-                if str(attr) not in METHODS:
-                    raise _fail(f"unknown method .{attr}()", attr, "unknown_function")
-                if str(attr) in MACROS:
-                    macros += 1
-                    if macros > limits.max_macro_nesting:
-                        raise _fail(f"macros nested deeper than {limits.max_macro_nesting}",
-                                    attr, "too_deep")
-            else:
-                direct = _direct_field(node)
-                if direct is not None and direct[1] in variables:
-                    covered.add(id(direct[0]))
-                    fields.setdefault(direct[1], set()).add(direct[2])
-        for child in node.children:
-            if isinstance(child, lark.Tree):
-                stack.append((child, depth + 1, macros))
-    whole = {root for root, n in root_idents if id(n) not in covered}
-    return frozenset(roots), {root: None if root in whole else frozenset(fields.get(root, ()))
-                              for root in roots}
 
 
 def to_cel(value: Any) -> Any:
