@@ -78,7 +78,7 @@ def _markdown(result: dict[str, Any]) -> str:
         f"made (and timed) for all {int(next(iter(models.values()))['n_recommended'])} "
         "customers. Peak memory is the growth of resident memory during fit + recommend.",
         "",
-        "| model | nDCG@10 | vs popularity | P@10 | R@10 | MAP | coverage | train s "
+        "| model | nDCG@10 | vs popularity | P@10 | R@10 | MAP | coverage | train s (CPU s) "
         "| recommend s (all) | peak MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -86,7 +86,8 @@ def _markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {m['ndcg@10']:.4f} | {m['ndcg@10'] / pop:.2f} | "
             f"{m['precision@10']:.4f} | {m['recall@10']:.4f} | {m['map']:.4f} | "
-            f"{m['coverage']:.3f} | {m['train_seconds']:.2f} | {m['recommend_seconds']:.2f} | "
+            f"{m['coverage']:.3f} | {m['train_seconds']:.2f} ({m['train_cpu_seconds']:.2f}) | "
+            f"{m['recommend_seconds']:.2f} | "
             f"{m['peak_memory_mb']:.0f} |")
     if "default_error" in result:
         lines += ["", f"The default hybrid was not available: {result['default_error']}."]
