@@ -45,6 +45,10 @@ def activation() -> dict[str, object]:
     (" && ".join(["true"] * 250), "too_large"),
     ("1 + " * 1500 + "1", "too_long"),
     ("[" + ", ".join(["1"] * 400) + "]", "too_large"),
+    ("'" + "a" * 2500 + "'.size() > 0", "too_long"),
+    ("[1].map(x, x).map(y, y).map(z, z)", "too_deep"),
+    ("has(item.__class__)", "forbidden"),
+    ("[1].min()", "unknown_function"),
     ("item.price +", "syntax"),
     ("item.price ** 2", "syntax"),
     ("lambda: 1", "syntax"),
@@ -69,6 +73,10 @@ def test_hostile_expression_is_refused_at_compile_time(source: str, reason: str)
     "item.categories[5]",
     "int('x') > 0",
     "customer['budget'] > duration('1h')",
+    "duration('99999999999999h') > duration('1h')",
+    "timestamp('not a time') > timestamp('2020-01-01T00:00:00Z')",
+    "item.categories.map(c, c + 1)",
+    "size(item.categories.filter(c, c.nope))",
 ])
 def test_hostile_expression_fails_at_run_time_without_side_effects(source: str) -> None:
     before = set(os.listdir("."))
