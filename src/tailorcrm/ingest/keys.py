@@ -40,7 +40,10 @@ def content_hashes(chunk: Chunk) -> list[str]:
     """``h1:`` + 32 hex digits per frame row of ``chunk``."""
     raw = chunk.lines if chunk.lines is not None else _joined_values(chunk.frame)
     blake = hashlib.blake2b
-    return [KEY_PREFIX + blake(line, digest_size=16).hexdigest() for line in raw]
+    digests = b"".join([blake(line, digest_size=16).digest() for line in raw])
+    # hex-encode all digests at once, then cut: much cheaper than one hexdigest() per row
+    hexed = digests.hex()
+    return [KEY_PREFIX + hexed[i:i + 32] for i in range(0, len(hexed), 32)]
 
 
 class OccurrenceCounter:

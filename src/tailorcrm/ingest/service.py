@@ -26,10 +26,19 @@ from tailorcrm.ingest.quality import QualityReport, QualityTracker
 from tailorcrm.ingest.readers import check_not_empty, read_chunks, source_format
 from tailorcrm.schema.fields import FieldSpec
 from tailorcrm.store import Store
-from tailorcrm.store.bulk import BulkWriter
+from tailorcrm.store.bulk import (
+    BulkWriter,
+    deferred_event_indexes,
+    ensure_event_indexes,
+    stored_event_bound,
+)
 from tailorcrm.store.tables import Customer, ImportRun, Item, utcnow
 
 log = logging.getLogger(__name__)
+
+#: An events import of at least this many rows (estimated from the first chunk), and more than
+#: are stored, is a bulk load: SQLite builds the secondary indexes once at the end.
+BULK_LOAD_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,35 @@ def _write(store: Store, tid: int, import_id: int, mapping: Mapping, clean: Clea
     return changed
 
 
+def _is_bulk_load(store: Store, entity: str, path: Path, first: Chunk | None) -> bool:
+    """Whether an events import is big next to the events stored (see deferred indexes)."""
+    if entity != "events" or first is None or not first.bytes_done or not len(first.frame):
+        return False
+    estimate = path.stat().st_size / first.bytes_done * len(first.frame)
+    return estimate >= BULK_LOAD_ROWS and estimate > stored_event_bound(store.engine)
+
+
+def _import_chunk(store: Store, tid: int, import_id: int, mapping: Mapping, cleaner: Cleaner,
+                  tracker: QualityTracker, chunk: Chunk) -> None:
+    """Clean, write and count one chunk."""
+    clean = cleaner.clean(chunk)
+    changed = _write(store, tid, import_id, mapping, clean)
+    valid = len(clean.rows)
+    c = tracker.counts
+    c["rows_read"] += len(chunk.frame) + chunk.unparsed
+    c["rows_loaded"] += changed
+    c["rows_duplicate"] += valid - changed
+    c["rows_rejected"] += clean.rejected
+    c["blank_lines"] += chunk.blank_lines
+    c.update(clean.counters)
+    tracker.nulls.update(clean.column_nulls)
+    tracker.add_errors(clean.errors.fields, clean.errors.reasons)
+    if mapping.entity == "events":
+        tracker.add_customers(clean.rows["customer_id"])
+    log.debug("chunk: %d rows, %d loaded, %d rejected", len(chunk.frame), changed,
+              clean.rejected)
+
+
 def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
                mapping: Mapping | None = None, *, chunk_rows: int = 100_000,
                on_progress: ProgressFn | None = None,
@@ -148,23 +186,11 @@ def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
             report={"mapping": mapping.name})).inserted_primary_key[0])  # type: ignore[index]
     tracker = QualityTracker(entity, str(path), mapping.name)
     before = {"customers": _count(store, Customer, tid), "items": _count(store, Item, tid)}
-    for chunk in itertools.chain([first] if first else [], chunks):
-        clean = cleaner.clean(chunk)
-        changed = _write(store, tid, import_id, mapping, clean)
-        valid = len(clean.rows)
-        c = tracker.counts
-        c["rows_read"] += len(chunk.frame) + chunk.unparsed
-        c["rows_loaded"] += changed
-        c["rows_duplicate"] += valid - changed
-        c["rows_rejected"] += clean.rejected
-        c["blank_lines"] += chunk.blank_lines
-        c.update(clean.counters)
-        tracker.nulls.update(clean.column_nulls)
-        tracker.add_errors(clean.errors.fields, clean.errors.reasons)
-        if entity == "events":
-            tracker.add_customers(clean.rows["customer_id"])
-        log.debug("chunk: %d rows, %d loaded, %d rejected", len(chunk.frame), changed,
-                  clean.rejected)
+    if entity == "events" and store.backend == "sqlite":
+        ensure_event_indexes(store.engine)
+    with deferred_event_indexes(store.engine, _is_bulk_load(store, entity, path, first)):
+        for chunk in itertools.chain([first] if first else [], chunks):
+            _import_chunk(store, tid, import_id, mapping, cleaner, tracker, chunk)
     tracker.counts["customers_created"] = _count(store, Customer, tid) - before["customers"]
     tracker.counts["items_created"] = _count(store, Item, tid) - before["items"]
     anonymous = mapping.anonymous_id if mapping.missing_customer == "anonymous" else None

@@ -15,22 +15,25 @@ re-running an import is a no-op. Custom attributes are merged into stored ones, 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import repeat
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, Index, Table, func, select
 
-from tailorcrm.store.tables import utcnow
+from tailorcrm.store.tables import Event, utcnow
 
 EVENT_COLUMNS = ("idempotency_key", "customer_id", "item_id", "type", "value", "ts", "attributes")
 ITEM_COLUMNS = ("item_id", "title", "description", "categories", "price", "available",
                 "attributes")
 
-SQLITE_CACHE_KIB = 64 * 1024
+SQLITE_CACHE_KIB = 16 * 1024
+WRITE_SLICE_ROWS = 20_000
 _SQLITE_SQL = {
     "events": "INSERT INTO events (tenant_id, idempotency_key, customer_id, item_id, type, "
               "value, ts, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -104,15 +107,13 @@ class BulkWriter:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.backend = conn.dialect.name
-        self._dbapi: Any = conn.connection.driver_connection
+        self._dbapi: Any = cast(Any, conn.connection.driver_connection)
         if self.backend == "sqlite":
             # A page cache that holds the events indexes: random-key inserts into a B-tree
             # that spills out of SQLite's default 2 MB cache cost a disk write each.
             self._dbapi.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
-    def _sqlite(self, statement: str, rows: list[tuple[Any, ...]]) -> int:
-        if not rows:
-            return 0
+    def _sqlite(self, statement: str, rows: Iterable[tuple[Any, ...]]) -> int:
         cur = self._dbapi.cursor()
         try:
             before = self._dbapi.total_changes
@@ -122,10 +123,8 @@ class BulkWriter:
             cur.close()
 
     def _postgres(self, table: str, columns: Sequence[tuple[str, str]],
-                  rows: list[tuple[Any, ...]], insert: str) -> int:
+                  rows: Iterable[tuple[Any, ...]], insert: str) -> int:
         """COPY ``rows`` into a temporary table, then run ``insert`` (selecting from it)."""
-        if not rows:
-            return 0
         temp = f"_bulk_{table}"
         spec = ", ".join(f"{name} {sqltype}" for name, sqltype in columns)
         names = ", ".join(name for name, _ in columns)
@@ -142,16 +141,23 @@ class BulkWriter:
     def events(self, tid: int, frame: pd.DataFrame) -> int:
         """Insert events; rows whose idempotency key is stored already are skipped."""
         frame = frame.drop_duplicates("idempotency_key")
-        cols = _columns(frame, EVENT_COLUMNS)
         if self.backend == "sqlite":
-            return self._sqlite("events", list(zip([tid] * len(frame), *cols, strict=True)))
+            # in slices, so that only one slice's Python objects exist at a time
+            inserted = 0
+            for start in range(0, len(frame), WRITE_SLICE_ROWS):
+                part = frame.iloc[start:start + WRITE_SLICE_ROWS]
+                cols = _columns(part, EVENT_COLUMNS)
+                inserted += self._sqlite("events", zip(repeat(tid, len(part)), *cols,
+                                                       strict=True))
+            return inserted
+        cols = _columns(frame, EVENT_COLUMNS)
         cols[EVENT_COLUMNS.index("ts")] = [None if t is None else t + "+00:00"
                                            for t in cols[EVENT_COLUMNS.index("ts")]]
         types = ("text", "text", "text", "text", "float8", "timestamptz", "jsonb")
         names = ", ".join(EVENT_COLUMNS)
         return self._postgres(
             "events", list(zip(EVENT_COLUMNS, types, strict=True)),
-            list(zip(*cols, strict=True)),
+            zip(*cols, strict=True),
             f"INSERT INTO events (tenant_id, {names}) SELECT {tid}, {names} FROM _bulk_events "
             "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING")
 
@@ -164,7 +170,7 @@ class BulkWriter:
         ids, attrs = _objects(frame["customer_id"]), _objects(frame["attributes"])
         if self.backend == "sqlite":
             stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-            rows = [(tid, c, a, stamp, stamp) for c, a in zip(ids, attrs, strict=True)]
+            rows = ((tid, c, a, stamp, stamp) for c, a in zip(ids, attrs, strict=True))
             return self._sqlite("customers_create" if create_only else "customers_upsert", rows)
         conflict = "DO NOTHING" if create_only else (
             "DO UPDATE SET attributes = customers.attributes || excluded.attributes, "
@@ -172,7 +178,7 @@ class BulkWriter:
             "IS DISTINCT FROM customers.attributes")
         return self._postgres(
             "customers", [("customer_id", "text"), ("attributes", "jsonb")],
-            list(zip(ids, attrs, strict=True)),
+            zip(ids, attrs, strict=True),
             "INSERT INTO customers (tenant_id, customer_id, attributes, consent_personalization, "
             f"consent_marketing, created_at, updated_at) SELECT {tid}, customer_id, attributes, "
             f"'unknown', 'unknown', now(), now() FROM _bulk_customers "
@@ -187,11 +193,11 @@ class BulkWriter:
         if create_only:
             cols = _columns(frame, ("item_id", "title", "price"))
             if self.backend == "sqlite":
-                rows = [(tid, *r, now, now) for r in zip(*cols, strict=True)]
-                return self._sqlite("items_create", rows)
+                return self._sqlite("items_create",
+                                    ((tid, *r, now, now) for r in zip(*cols, strict=True)))
             return self._postgres(
                 "items", [("item_id", "text"), ("title", "text"), ("price", "float8")],
-                list(zip(*cols, strict=True)),
+                zip(*cols, strict=True),
                 "INSERT INTO items (tenant_id, item_id, title, description, categories, price, "
                 f"available, attributes, created_at, updated_at) SELECT {tid}, item_id, title, "
                 "'', '[]'::jsonb, price, true, '{}'::jsonb, now(), now() FROM _bulk_items "
@@ -201,13 +207,13 @@ class BulkWriter:
                 "excluded.title <> '') OR (items.price IS NULL AND excluded.price IS NOT NULL)")
         cols = _columns(frame, ITEM_COLUMNS)
         if self.backend == "sqlite":
-            rows = [(tid, *r, now, now) for r in zip(*cols, strict=True)]
-            return self._sqlite("items_upsert", rows)
+            return self._sqlite("items_upsert",
+                                ((tid, *r, now, now) for r in zip(*cols, strict=True)))
         types = ("text", "text", "text", "jsonb", "float8", "boolean", "jsonb")
         names = ", ".join(ITEM_COLUMNS)
         return self._postgres(
             "items_full", list(zip(ITEM_COLUMNS, types, strict=True)),
-            list(zip(*cols, strict=True)),
+            zip(*cols, strict=True),
             f"INSERT INTO items (tenant_id, {names}, created_at, updated_at) SELECT {tid}, "
             f"{names}, now(), now() FROM _bulk_items_full ON CONFLICT (tenant_id, item_id) DO "
             "UPDATE SET title = excluded.title, description = excluded.description, "
@@ -226,13 +232,55 @@ class BulkWriter:
         """Store rejected source rows with their row number, field, reason and raw values."""
         raws = [json.dumps(r, ensure_ascii=False, default=str) for r in raw]
         if self.backend == "sqlite":
-            return self._sqlite("quarantine", [
+            return self._sqlite("quarantine", (
                 (tid, import_id, entity, *r) for r in zip(rows, fields, reasons, raws,
-                                                          strict=True)])
+                                                          strict=True)))
         return self._postgres(
             "quarantine", [("row_number", "integer"), ("field", "text"), ("reason", "text"),
                            ("raw", "jsonb")],
-            list(zip(rows, fields, reasons, raws, strict=True)),
+            zip(rows, fields, reasons, raws, strict=True),
             "INSERT INTO quarantine (tenant_id, import_id, entity, row_number, field, reason, "
             f"raw) SELECT {tid}, {import_id}, '{entity}', row_number, field, reason, raw "
             "FROM _bulk_quarantine")
+
+
+# -- deferred index maintenance (SQLite bulk loads) -----------------------------------------
+def event_indexes() -> list[Index]:
+    """The secondary (non-unique) indexes of the events table."""
+    return [ix for ix in cast(Table, Event.__table__).indexes if not ix.unique]
+
+
+def ensure_event_indexes(engine: Engine) -> None:
+    """Create any secondary events index that is missing (after an interrupted bulk load)."""
+    with engine.begin() as conn:
+        for index in event_indexes():
+            index.create(conn, checkfirst=True)
+
+
+@contextmanager
+def deferred_event_indexes(engine: Engine, enabled: bool) -> Iterator[None]:
+    """Drop the secondary events indexes for a bulk load and build them again after it.
+
+    Building an index once by sorting is several times cheaper than updating it row by row
+    (measured: a 541,909-row SQLite load takes less than half the time). The unique index on
+    the idempotency key stays: it is what makes the load idempotent. Only for SQLite, and only
+    when the caller judges the load large next to what is stored (queries of other tenants run
+    without these indexes meanwhile); if the process dies, ``ensure_event_indexes`` at the
+    start of the next import builds them again.
+    """
+    if not enabled or engine.dialect.name != "sqlite":
+        yield
+        return
+    with engine.begin() as conn:
+        for index in event_indexes():
+            index.drop(conn, checkfirst=True)
+    try:
+        yield
+    finally:
+        ensure_event_indexes(engine)
+
+
+def stored_event_bound(engine: Engine) -> int:
+    """An upper bound of the events stored (all tenants), read in O(1) from the largest id."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(Event.id))).scalar_one() or 0)
