@@ -15,6 +15,7 @@ from tailorcrm.needs.segments import (
     SegmentationConfig,
     SegmentationProfile,
     behavioural_segments,
+    custom_feature_frame,
     customer_features,
 )
 from tailorcrm.schema.fields import FieldSpec, FieldType
@@ -147,3 +148,34 @@ def test_too_few_customers() -> None:
     events = pd.DataFrame({"customer_id": ["a", "b"], "item_id": ["x", "y"]})
     with pytest.raises(InsufficientDataError):
         behavioural_segments(Dataset.from_events(events), config=CFG)
+
+
+def test_custom_fields_by_type() -> None:
+    """Numbers as is, dates as age at the reference, enums and lists one-hot, text left out."""
+    ids = pd.Index(["a", "b", "c", "d"], name="customer_id")
+    customers = pd.DataFrame({
+        "consent_personalization": "unknown",
+        "budget": [10.0, np.nan, 30.0, 50.0],
+        "signup": pd.to_datetime(["2024-06-01", "2024-06-21", "2024-01-01", None], utc=True),
+        "tags": [["vip", "eu"], ["eu"], [], ["us"]],
+        "plan": ["pro", "basic", None, "pro"],
+        "notes": ["likes tea", "", "calls a lot", "x"],
+        "secret": [1.0, 2.0, 3.0, 4.0],
+    }, index=ids)
+    fields = (
+        FieldSpec(entity="customer", name="budget", type=FieldType.NUMBER, feature=True),
+        FieldSpec(entity="customer", name="signup", type=FieldType.DATE, feature=True),
+        FieldSpec(entity="customer", name="tags", type=FieldType.LIST, feature=True),
+        FieldSpec(entity="customer", name="plan", type=FieldType.ENUM, feature=True,
+                  enum_values=("basic", "pro")),
+        FieldSpec(entity="customer", name="notes", type=FieldType.TEXT, feature=True),
+        FieldSpec(entity="customer", name="secret", type=FieldType.NUMBER),  # not a feature
+    )
+    data = Dataset(customers=customers, items=pd.DataFrame(), customer_fields=fields)
+    frame = custom_feature_frame(data, ids, REF)
+    assert frame["budget"].tolist() == [10.0, 30.0, 30.0, 50.0]  # missing -> median
+    assert frame.loc["a", "signup"] == pytest.approx(30.0)  # 2024-06-01 -> 2024-07-01
+    assert frame.loc["b", "signup"] == pytest.approx(10.0)
+    assert frame["tags=eu"].tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert frame["plan=pro"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert "notes" not in " ".join(frame.columns) and "secret" not in frame.columns

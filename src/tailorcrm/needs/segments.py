@@ -19,6 +19,8 @@ from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
 from tailorcrm.needs.behaviour import behaviour_features, is_heavy_tailed
 from tailorcrm.needs.definitions import as_utc
+from tailorcrm.needs.features import MISSING as FEATURE_MISSING
+from tailorcrm.needs.features import FeatureConfig, feature_frame, feature_specs
 from tailorcrm.needs.rfm import NO_PURCHASES, default_reference
 from tailorcrm.schema.fields import FieldType
 
@@ -146,26 +148,39 @@ class Segmentation:
 
 
 # -- features -----------------------------------------------------------------------------
-def custom_feature_frame(data: Dataset, customers: pd.Index) -> pd.DataFrame:
-    """Customer fields flagged ``feature``: numbers and booleans as is, enums one-hot."""
-    out = pd.DataFrame(index=customers)
-    cust = data.customers.copy()
-    cust.index = cust.index.astype(str)
-    cust = cust.reindex(customers)
-    for spec in data.customer_fields:
-        if not spec.feature or spec.name not in cust.columns:
-            continue
-        col = cust[spec.name]
-        if spec.type in (FieldType.NUMBER, FieldType.INTEGER):
-            values = pd.to_numeric(col, errors="coerce").astype(float)
-            out[spec.name] = values.fillna(values.median() if values.notna().any() else 0.0)
-        elif spec.type is FieldType.BOOLEAN:
-            out[spec.name] = col.map(lambda v: 1.0 if v is True or v == 1 else 0.0)
-        elif spec.type is FieldType.ENUM:
-            text = col.astype(object)
-            for value in spec.enum_values:
-                out[f"{spec.name}{ONE_HOT_SEP}{value}"] = (text == value).astype(float)
-    return out
+def custom_feature_frame(data: Dataset, customers: pd.Index,
+                         reference: dt.datetime | pd.Timestamp | None = None, *,
+                         top_values: int = 10) -> pd.DataFrame:
+    """Customer fields flagged ``feature``, in raw, describable units.
+
+    Fields are typed as the need models type them (:func:`tailorcrm.needs.features.
+    feature_frame`): numbers and booleans as they are (missing: median, or 0 for booleans),
+    dates as their age in days at ``reference``; enums, strings and lists one-hot as
+    ``field=value`` (declared enum values, else the ``top_values`` most frequent values).
+    Free text is left out: its terms do not describe a segment.
+    """
+    fcfg = FeatureConfig(behaviour=None)
+    specs = [s for s in feature_specs(data, fcfg) if s.type is not FieldType.TEXT]
+    typed = feature_frame(data, customers, reference, specs, fcfg)
+    out: dict[str, pd.Series] = {}
+    for spec in specs:
+        col = typed[spec.name]
+        if spec.type is FieldType.BOOLEAN:
+            out[spec.name] = col.fillna(0.0)
+        elif spec.type in (FieldType.NUMBER, FieldType.INTEGER, FieldType.DATE,
+                           FieldType.DATETIME):
+            out[spec.name] = col.fillna(col.median() if col.notna().any() else 0.0)
+        elif spec.type is FieldType.LIST:
+            counts = pd.Series([v for values in col for v in values], dtype=object)
+            for value in counts.value_counts().index[:top_values]:
+                out[f"{spec.name}{ONE_HOT_SEP}{value}"] = col.map(
+                    lambda values, v=value: float(v in values))
+        else:
+            present = col[col != FEATURE_MISSING]
+            levels = list(spec.enum_values) or list(present.value_counts().index[:top_values])
+            for value in levels:
+                out[f"{spec.name}{ONE_HOT_SEP}{value}"] = (col == value).astype(float)
+    return pd.DataFrame(out, index=customers)
 
 
 def customer_features(
@@ -177,8 +192,8 @@ def customer_features(
 
     Behavioural features come from :func:`tailorcrm.needs.behaviour.behaviour_features`
     (point-in-time, events before ``reference``), with category shares, plus custom fields
-    flagged as features. Rows are the customer table's customers (the event ids when the
-    table is empty).
+    flagged as features (:func:`custom_feature_frame`). Rows are the customer table's
+    customers (the event ids when the table is empty).
     """
     cfg = config or SegmentationConfig()
     ref = default_reference(data) if reference is None else as_utc(reference)
@@ -190,7 +205,7 @@ def customer_features(
             or c in cfg.behaviour_columns or (cfg.category_shares and c.startswith("share_"))]
     parts = [beh[cols]]
     if cfg.custom_fields:
-        parts.append(custom_feature_frame(data, ids))
+        parts.append(custom_feature_frame(data, ids, ref))
     return pd.concat(parts, axis=1)
 
 
