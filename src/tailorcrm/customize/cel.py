@@ -142,8 +142,34 @@ def _compile_cached(source: str, variables: frozenset[str],
         raise RuleError(_parse_message(exc), line=exc.line, column=exc.column,
                         reason="syntax") from None
     roots, fields = check_tree(tree, variables, limits)
-    runner = env.program(tree)
+    runner = env.program(_prune(tree))
     return CompiledExpression(source, roots, fields, runner)
+
+
+# Grammar rules whose one-child form only passes its child's value up (cel-python's
+# Evaluator returns ``visit_children(tree)[0]`` for them). Dropping those links is the kind of
+# AST optimization cel-python's Environment is designed to allow between compile and program;
+# it halves the tree walk. ``primary`` is kept: it dispatches on its child's kind.
+_PASS_THROUGH = frozenset({"expr", "conditionalor", "conditionaland", "relation", "addition",
+                           "multiplication", "unary", "member"})
+
+
+def _prune(tree: lark.Tree) -> lark.Tree:
+    """The same expression without one-child pass-through links (after the checks ran)."""
+
+    def skip(node: lark.Tree) -> lark.Tree:
+        while (node.data in _PASS_THROUGH and len(node.children) == 1
+               and isinstance(node.children[0], lark.Tree)):
+            node = node.children[0]
+        return node
+
+    root = skip(tree)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        node.children = [skip(c) if isinstance(c, lark.Tree) else c for c in node.children]
+        stack.extend(c for c in node.children if isinstance(c, lark.Tree))
+    return root
 
 
 def _parse_message(exc: celpy.CELParseError) -> str:
