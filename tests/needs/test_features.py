@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from planted_needs import START, planted
@@ -52,3 +54,17 @@ def test_features_do_not_see_events_after_the_cutoff() -> None:
     early = extra.assign(ts=cut - pd.Timedelta(hours=1))
     moved = data.with_events(pd.concat([data.events, early]).sort_values("ts", kind="stable"))
     assert not behaviour_features(moved, ids, cut).equals(before)
+
+
+def test_blank_text_and_empty_lists_are_left_out() -> None:
+    data = planted(60)
+    customers = data.customers.copy()
+    customers["notes"] = ""
+    customers["interests"] = [[] for _ in range(len(customers))]
+    blank = replace(data, customers=customers)
+    cfg = FeatureConfig()
+    specs = feature_specs(blank, cfg)
+    frame = feature_frame(blank, customers.index, START + pd.Timedelta(days=200), specs, cfg)
+    builder = FeatureBuilder(specs, cfg).fit(frame)
+    assert not any(n.startswith(("notes", "interests")) for n in builder.names_)
+    assert builder.transform(frame).shape[0] == 60

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
-from planted_needs import planted
+from planted_needs import EFFECTS, planted
 
 from tailorcrm.needs.definitions import LabelNeed
 from tailorcrm.needs.model import ModelConfig, NeedModel
@@ -21,12 +22,21 @@ def data_and_frame() -> tuple:
     return data, probe, probe.frame(data, y.index, None), y
 
 
-@pytest.mark.parametrize("algorithm", ["logistic", "lightgbm", "blend"])
+@pytest.mark.parametrize("algorithm", ["lightgbm", "blend"])
 def test_reasons_sum_to_the_raw_score(data_and_frame: tuple, algorithm: str) -> None:
     _, probe, frame, y = data_and_frame
     model = NeedModel(NEED, ModelConfig(algorithm=algorithm, inner_folds=3))
     model.specs_ = probe.specs_
     model.fit_frame(frame, y)
+    _check_sums(model, frame)
+
+
+def test_logistic_reasons_sum_to_the_raw_score(data_and_frame: tuple,
+                                               logistic: NeedModel) -> None:
+    _check_sums(logistic, data_and_frame[2])
+
+
+def _check_sums(model: NeedModel, frame: pd.DataFrame) -> None:
     contrib, bias = model.contributions(frame)
     np.testing.assert_allclose(contrib.sum(axis=1) + bias, model.raw(frame), atol=1e-6)
     grouped, bias = grouped_contributions(model, frame)
@@ -34,11 +44,17 @@ def test_reasons_sum_to_the_raw_score(data_and_frame: tuple, algorithm: str) -> 
     assert "contract" in grouped.columns and "interests" in grouped.columns
 
 
-def test_reasons_in_business_words(data_and_frame: tuple) -> None:
+@pytest.fixture(scope="module")
+def logistic(data_and_frame: tuple) -> NeedModel:
     _, probe, frame, y = data_and_frame
     model = NeedModel(NEED, ModelConfig(algorithm="logistic", inner_folds=3))
     model.specs_ = probe.specs_
     model.fit_frame(frame, y)
+    return model
+
+
+def test_reasons_in_business_words(data_and_frame: tuple, logistic: NeedModel) -> None:
+    frame, model = data_and_frame[2], logistic
     reasons = explain(model, frame.head(50), top=3)
     assert len(reasons) == 50
     for customer_id, items in reasons.items():
@@ -53,3 +69,17 @@ def test_reasons_in_business_words(data_and_frame: tuple) -> None:
     top = {r.feature: r for r in reasons[month]} if month in reasons else {}
     if "contract" in top:
         assert "month-to-month raises churn risk" in top["contract"].text
+
+
+def test_label_need_recovers_the_planted_effects(data_and_frame: tuple,
+                                                 logistic: NeedModel) -> None:
+    frame, model = data_and_frame[2], logistic
+    grouped, _ = grouped_contributions(model, frame)
+    contract = grouped["contract"]
+    for value in ("month-to-month", "two-year"):
+        has = (frame["contract"] == value).to_numpy()
+        effect = contract[has].mean() - contract[~has].mean()
+        assert np.sign(effect) == np.sign(EFFECTS[value]), value
+    budget = np.corrcoef(frame["budget"].rank(), grouped["budget"])[0, 1]
+    assert budget < -0.5
+    assert grouped["newsletter"].abs().mean() < 0.25 * contract.abs().mean()

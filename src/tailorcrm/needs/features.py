@@ -187,11 +187,15 @@ class FeatureBuilder:
                 parts.append((col, SimpleImputer(strategy="most_frequent",
                                                  keep_empty_features=True), [col]))
             elif t is FieldType.LIST:
-                parts.append((col, CountVectorizer(analyzer=_identity, binary=True,
-                                                   max_features=cfg.list_max_values), col))
+                vec: CountVectorizer = CountVectorizer(
+                    analyzer=_identity, binary=True, max_features=cfg.list_max_values)
+                if _has_vocabulary(vec, frame[col]):
+                    parts.append((col, vec, col))
             elif t is FieldType.TEXT:
-                parts.append((col, TfidfVectorizer(max_features=cfg.text_max_terms,
-                                                   stop_words="english", min_df=2), col))
+                vec = TfidfVectorizer(max_features=cfg.text_max_terms, stop_words="english",
+                                      min_df=2 if len(frame) >= 20 else 1)
+                if _has_vocabulary(vec, frame[col]):
+                    parts.append((col, vec, col))
             else:
                 declared = list(spec.enum_values) if spec is not None else []
                 if declared:
@@ -265,6 +269,16 @@ class FeatureBuilder:
                     names.append(f"{col} has {value}")
                     sources.append(FeatureSource(col, "list", str(value)))
         return names, sources
+
+
+def _has_vocabulary(vectorizer: CountVectorizer, column: pd.Series) -> bool:
+    """False when a list/text field yields no terms (all blank), so it is left out."""
+    try:
+        vectorizer.fit(column)
+    except ValueError:  # "empty vocabulary" from scikit-learn
+        log.info("field %s has no terms; left out of the features", column.name)
+        return False
+    return True
 
 
 def _signed_log1p(x: np.ndarray) -> np.ndarray:
