@@ -137,7 +137,8 @@ def main() -> None:
                      "python_peer_ms": peer_ms, "ratio_to_peer": cel_ms / peer_ms})
     full = float(rows[-1]["apply_ms"])
     result = {"benchmark": "rules", "candidates": N_CANDIDATES, "repeats": REPEATS,
-              "cores": os.cpu_count(), "python": platform.python_version(),
+              "cores": os.cpu_count(), "load_average": os.getloadavg()[0],
+              "python": platform.python_version(),
               "goal_ms": GOAL_MS, "goal_met": full <= GOAL_MS, "scenarios": rows}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "rules.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -166,8 +167,18 @@ def main() -> None:
                      f"| {r['warm_apply_ms']:.1f} "
                      f"| {r['python_peer_ms']:.2f} | {r['ratio_to_peer']:.0f} |")
     verdict = "met" if result["goal_met"] else "not met"
-    lines += ["", f"**Goal (three-rule set on 500 candidates ≤ {GOAL_MS:.0f} ms per request): "
-              f"{verdict}.** Measured: {full:.1f} ms.", "",
+    lines += ["", f"**Goal (three-rule set on 500 candidates ≤ {GOAL_MS:.0f} ms per request, "
+              f"cold): {verdict}.** Measured: {full:.1f} ms; warm (values seen before): "
+              f"{rows[-1]['warm_apply_ms']:.1f} ms.", "",
+              "Done to get here: compile once per text; memoise results by the values of the "
+              "fields a rule reads (per request and, bounded, across requests); build "
+              "cel-python's base activation once per expression instead of per evaluation; "
+              "drop one-child pass-through links from the parse tree (a differential test "
+              "keeps results identical to plain cel-python). What remains is cel-python's "
+              "interpreter: about a third of each evaluation goes to `typing` subscriptions "
+              "inside its `cast(...)` calls, an upstream fix worth ~1.8× here that tailorcrm "
+              "does not monkeypatch. Figures depend on machine load (other jobs share the 2 "
+              "cores): the load average is in the JSON.", "",
               "Command: `.venv/bin/python benchmarks/bench_rules.py` "
               "(results: `benchmarks/results/rules.json`)."]
     (RESULTS / "rules.md").write_text("\n".join(lines) + "\n")
