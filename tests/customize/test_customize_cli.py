@@ -115,6 +115,13 @@ def test_strategies_put_show_recommend(env: dict[str, str], tmp_path: Path) -> N
     assert ids[0] in {"i0", "i1"} and "i2" not in ids and "i4" not in ids
     assert len(ids) == 2
     assert any("preferred-category" in r["label"] for r in items[0]["reasons"])
+    # A per-request override with no rules: exclusions stay, the boost is gone.
+    empty = write(tmp_path, "none.toml", "")
+    plain = runner.invoke(app, ["strategies", "recommend", "homepage", "--customer", "a",
+                                "--rules", str(empty), "--json"], env=env)
+    assert plain.exit_code == 0, plain.output
+    assert not any("preferred-category" in r["label"]
+                   for i in json.loads(plain.output)["items"] for r in i["reasons"])
 
 
 def test_actions_and_export(env: dict[str, str], tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, open_tenant
 from tailorcrm.cli.rules import FormatOption, VersionOption, config_format
 from tailorcrm.customize.configs import STRATEGY_KIND, dump_text, parse_text, read_file
+from tailorcrm.customize.rules import effective_ruleset, validate_ruleset
 from tailorcrm.customize.strategies import (
     Strategy,
     check_strategy,
@@ -96,6 +97,11 @@ def recommend(
     customer: Annotated[str, typer.Option("--customer", help="Customer id.")],
     n: Annotated[int | None, typer.Option("--n", help="How many items.")] = None,
     context: Annotated[str, typer.Option(help="Request context as JSON.")] = "{}",
+    rules_file: Annotated[Path | None, typer.Option(
+        "--rules", help="Rule-set file overriding the strategy's rules for this request.")
+    ] = None,
+    merge: Annotated[bool, typer.Option(
+        help="Merge --rules into the strategy's rules (same names replaced).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     db: DbOption = None,
     tenant: TenantOption = None,
@@ -107,9 +113,11 @@ def recommend(
     from tailorcrm.customize.pipeline import recommend_with_strategy, strategy_ranker
 
     request = parse_text(context, "json", source="--context")
+    override = validate_ruleset(read_file(rules_file)) if rules_file is not None else None
     with open_tenant(db, tenant) as (store, tid):
         s = load_strategy(store.configs, tid, name)
-        rules = resolve_rules(s, store.configs, tid)
+        rules = effective_ruleset(resolve_rules(s, store.configs, tid), override,
+                                  mode="merge" if merge else "replace")
         data = store.load_dataset(tid)
         segments = store.segments.of_customer(tid, customer)
         needs = {k: r.score for k, r in store.need_scores.for_customer(tid, customer).items()}

@@ -1,0 +1,1 @@
+"""Per-organization customization: CEL business rules, strategies, next best actions, exports."""
