@@ -11,11 +11,12 @@ import pytest
 from tailorcrm.demo.config import DemoConfig
 from tailorcrm.demo.generator import generate
 from tailorcrm.needs.baseline import Baseline
-from tailorcrm.needs.definitions import ChurnNeed
+from tailorcrm.needs.definitions import ChurnNeed, SpendNeed
 from tailorcrm.needs.grading import binary_metrics, grade
 from tailorcrm.needs.model import ModelConfig, NeedModel
 from tailorcrm.needs.reasons import grouped_contributions
 from tailorcrm.needs.scoring import load_model, save_model
+from tailorcrm.needs.training import evaluate_need
 
 ECE_BOUND = 0.05  # expected calibration error on held-out (later) customers
 
@@ -99,3 +100,11 @@ def test_save_and_load_round_trip(fitted: tuple, tmp_path: Path) -> None:
     assert not list((tmp_path / "m").glob("*.pkl"))
     again = load_model(tmp_path / "m")
     np.testing.assert_allclose(again.predict(f_test), model.predict(f_test), atol=1e-12)
+
+
+def test_spend_model_beats_the_past_spend_rate(demo: tuple) -> None:
+    _, dataset, _ = demo
+    need = SpendNeed(name="spend", horizon_days=90)
+    ev = evaluate_need(dataset, need, ModelConfig(inner_folds=3))
+    assert ev.baseline_kind.startswith("past spend rate")
+    assert ev.model["rmse"] < ev.baseline["rmse"]

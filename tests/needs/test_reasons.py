@@ -83,3 +83,15 @@ def test_label_need_recovers_the_planted_effects(data_and_frame: tuple,
     budget = np.corrcoef(frame["budget"].rank(), grouped["budget"])[0, 1]
     assert budget < -0.5
     assert grouped["newsletter"].abs().mean() < 0.25 * contract.abs().mean()
+
+
+def test_isotonic_calibration_is_monotone(data_and_frame: tuple) -> None:
+    _, probe, frame, y = data_and_frame
+    model = NeedModel(NEED, ModelConfig(algorithm="logistic", calibration="isotonic",
+                                        inner_folds=3))
+    model.specs_ = probe.specs_
+    model.fit_frame(frame, y)
+    raw, p = model.raw(frame), model.predict(frame)
+    assert ((p >= 0) & (p <= 1)).all()
+    order = np.argsort(raw)
+    assert (np.diff(p[order]) >= -1e-12).all()
