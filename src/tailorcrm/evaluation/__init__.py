@@ -1,0 +1,1 @@
+"""Offline evaluation: splitting protocols, metrics and the engine behind ``tailorcrm evaluate``."""
