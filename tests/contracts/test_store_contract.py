@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import inspect, text
 
+from tailorcrm.data.vocab import Vocabulary
 from tailorcrm.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from tailorcrm.schema.fields import FieldSpec
 from tailorcrm.store import Store
@@ -230,6 +231,12 @@ def test_load_dataset_round_trip(store: Store) -> None:
     assert data.events["ts"].iloc[0] == pd.Timestamp("2024-02-01T11:00:00Z")
     assert data.interaction_matrix().sum() == pytest.approx(1.0 + 5.0)
     assert list(data.personalizable_customers()) == [True, False]
+    store.events.add(tid, [{"customer_id": "c0", "item_id": "i0", "type": "view",
+                            "ts": "2024-01-01"}])  # ids known only from events
+    data = store.load_dataset(tid)
+    assert list(data.customer_vocab.ids) == list(Vocabulary.union(
+        data.customers.index, data.events["customer_id"].dropna()).ids) == ["c0", "c1", "c2"]
+    assert list(data.item_vocab.ids) == ["i0", "i1"]
 
 
 def test_load_dataset_keeps_odd_ids_and_missing_items(store: Store) -> None:
