@@ -20,6 +20,7 @@ from tailorcrm.schema.fields import FieldType
 logger = logging.getLogger(__name__)
 
 MISSING_GROUP = "(missing)"
+OTHER_GROUP = "(other)"
 # statsmodels is not a dependency; scipy's binomtest gives the same Wilson score interval.
 RATE_CI_METHOD = "wilson score interval (scipy.stats.binomtest.proportion_ci)"
 MEAN_CI_METHOD = "student t interval on the mean (scipy.stats.t)"
@@ -149,7 +150,8 @@ def default_group_fields(data: Dataset) -> list[str]:
 def field_groups(column: pd.Series, *, bins: int = 5, max_groups: int = 20) -> pd.Series | None:
     """Group label per customer from one column; numbers with many values become quantile bins.
 
-    Returns None when the column cannot group (lists, free text with too many values).
+    Text with more than ``max_groups`` values keeps the most frequent ones and groups the rest
+    as ``(other)``. Returns None when the column cannot group (lists, id-like text).
     """
     col = column.copy()
     if col.map(lambda v: isinstance(v, list | tuple | dict)).any():
@@ -168,9 +170,17 @@ def field_groups(column: pd.Series, *, bins: int = 5, max_groups: int = 20) -> p
         span = values.groupby(codes).agg(["min", "max"])
         names = {code: f"{row['min']:.4g} – {row['max']:.4g}" for code, row in span.iterrows()}
         return codes.map(lambda c: MISSING_GROUP if pd.isna(c) else names[c]).astype(object)
+    text = col.map(lambda v: MISSING_GROUP if pd.isna(v) else str(v)).astype(object)
     if present.nunique() > max_groups:
-        return None
-    return col.map(lambda v: MISSING_GROUP if pd.isna(v) else str(v)).astype(object)
+        # Keep the most frequent values, the rest as one group, when they cover most customers
+        # (a country); an id-like column (every value rare) cannot group.
+        counts = (present.astype(str).value_counts().sort_index()
+                  .sort_values(ascending=False, kind="stable"))  # ties by value
+        top = counts.index[:max_groups - 1]
+        if counts[top].sum() < 0.5 * len(present):
+            return None
+        text = text.where(text.isin(top) | (text == MISSING_GROUP), OTHER_GROUP)
+    return text
 
 
 def _by_group(labels: pd.Series, groups: pd.Series, kind: str,
@@ -185,7 +195,7 @@ def _by_group(labels: pd.Series, groups: pd.Series, kind: str,
 
 def _group_order(group: str) -> tuple[int, float, str]:
     """Missing last; groups that start with a number (bins, integer values) by that number."""
-    if group == MISSING_GROUP:
+    if group in (MISSING_GROUP, OTHER_GROUP):
         return (2, 0.0, group)
     head = group.split(" – ")[0]
     try:
