@@ -249,10 +249,10 @@ class Cleaner:
                 .fillna(False).to_numpy(bool)
         types = types.mask(is_return, rule.type)
         if "value" in rule.absolute:
-            value = value.abs()
+            value = value.mask(is_return, value.abs())
         for name in rule.absolute:
             if name in attrs and pd.api.types.is_numeric_dtype(attrs[name].dtype):
-                attrs[name] = attrs[name].abs()
+                attrs[name] = attrs[name].mask(is_return, attrs[name].abs())
         return value, attrs, types, int((is_return & ~cols.bad).sum())
 
     def _keys(self, cols: ChunkColumns) -> pd.Series:
