@@ -32,3 +32,11 @@ def test_blend_scores_cold_items_through_its_content_part(demo: DemoData,
     assert np.all(np.isfinite(hybrid.score(warm, new_items)))
     shares = hybrid.contributions(warm, int(np.nanargmax(hybrid.score(warm))))
     assert set(shares) == {"0_ease", "1_content"}
+
+
+def test_component_that_refuses_the_data_is_left_out(demo_data: Dataset) -> None:
+    hybrid = Hybrid.of([(EASE(lam=50.0, max_items=10), 1.0), (ContentBased(), 0.2)])
+    hybrid.fit(demo_data)  # 100 items > max_items: EASE refuses, content carries on
+    assert [m.name for m in hybrid.models] == ["content"]
+    assert [c.kind for c in hybrid.config.components] == ["content"]
+    assert np.isfinite(hybrid.score(0)).any()

@@ -9,16 +9,19 @@ from tailorcrm.recommend.registry import build_model
 
 #: The blend chosen by :func:`tailorcrm.recommend.tuning.tune_hybrid` on a validation split
 #: carved from MovieLens 100K's stratified-item *training* part (never its test part):
-#: ``.venv/bin/python -m tailorcrm.recommend.tuning`` reproduces it. EASE runs on catalog
-#: weights (a rating weighs its value), the others on binary interactions.
+#: ``.venv/bin/python -m tailorcrm.recommend.tuning`` reproduces it (mean nDCG@10 over two
+#: validation carves, seeds 42 and 43: 0.2805). Item-side DLAE and customer-side DLAE run on
+#: catalog weights (a rating weighs its value), ALS and BM25 item-kNN on binary ones.
 TUNED_COMPONENTS: tuple[ComponentSpec, ...] = (
     ComponentSpec(kind="ease", weight=1.0, config={
         "weighting": "catalog", "lam": 800.0, "dropout": 0.7, "zero_diagonal": False}),
-    ComponentSpec(kind="als", weight=0.5, config={
+    ComponentSpec(kind="als", weight=0.7, config={
         "weighting": "binary", "factors": 16, "alpha": 3.0, "random_state": 42}),
-    ComponentSpec(kind="itemknn", weight=0.25, config={
+    ComponentSpec(kind="itemknn", weight=0.3, config={
         "weighting": "binary", "similarity": "bm25", "k": 100}),
-    ComponentSpec(kind="userknn", weight=0.05, config={"weighting": "binary", "k": 50}),
+    ComponentSpec(kind="ease", weight=0.5, config={
+        "weighting": "catalog", "side": "customer", "lam": 3000.0, "dropout": 0.7,
+        "zero_diagonal": False}),
 )
 
 #: Content joins the blend with a small weight: it scores nothing where items have no

@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field
 
 from tailorcrm.data.dataset import Dataset
-from tailorcrm.errors import ConfigError
+from tailorcrm.errors import ConfigError, InsufficientDataError
 from tailorcrm.recommend.base import ModelConfig, Recommender, training_matrix
 from tailorcrm.recommend.reasons import Reason
 
@@ -99,8 +99,20 @@ class Hybrid(Recommender):
         return [f"{i}_{m.name}" for i, m in enumerate(self.models)]
 
     def fit(self, data: Dataset) -> Self:
-        for model in self.models:
-            model.fit(data)
+        kept: list[tuple[ComponentSpec, Recommender]] = []
+        for spec, model in zip(self.config.components, self.models, strict=True):
+            try:
+                model.fit(data)
+            except InsufficientDataError as exc:  # e.g. EASE over a catalog too large
+                log.warning("hybrid: %s left out of the blend: %s", model.name, exc.message)
+                continue
+            kept.append((spec, model))
+        if not kept:
+            raise InsufficientDataError("no component of the hybrid could be fitted")
+        if len(kept) < len(self.models):
+            self.config = self.config.model_copy(
+                update={"components": tuple(spec for spec, _ in kept)})
+            self.models = [model for _, model in kept]
         self._set_shape(data)
         self._explained = None
         return self
