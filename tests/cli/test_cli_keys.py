@@ -45,6 +45,9 @@ def test_keys_create_verify_revoke(sqlite_url: str) -> None:
         assert store.keys.verify(secret) == ("acme", ("read", "admin"))
     listed = runner.invoke(app, ["keys", "list"], env=env)
     assert key_id in listed.output and secret not in listed.output
+    runner.invoke(app, ["tenants", "create", "other"], env=env)
+    foreign = runner.invoke(app, ["keys", "revoke", key_id, "--tenant", "other"], env=env)
+    assert foreign.exit_code == NotFoundError.exit_code  # not other's key
     assert runner.invoke(app, ["keys", "revoke", key_id], env=env).exit_code == 0
     with Store.open(sqlite_url) as store:
         try:

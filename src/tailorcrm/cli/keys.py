@@ -43,10 +43,13 @@ def create(
 def revoke(
     key_id: Annotated[str, typer.Argument(help="The key id shown by `keys create`/`keys list`.")],
     db: DbOption = None,
+    tenant: Annotated[str | None, typer.Option(
+        "--tenant", help="Only revoke if the key belongs to this tenant.")] = None,
 ) -> None:
     """Revoke a key: requests with it fail from now on."""
     with open_store(db) as store:
-        store.keys.revoke(key_id)
+        tid = None if tenant is None else store.tenants.id_of(tenant)
+        store.keys.revoke(key_id, tid=tid)
     console.print(f"revoked key [bold]{key_id}[/]")
 
 
