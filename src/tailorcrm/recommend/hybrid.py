@@ -181,14 +181,22 @@ class Hybrid(Recommender):
         return out
 
     def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
+        """The component that contributed most, then the first detailed reasons found
+        among the components in order of contribution."""
         self._check_fitted()
         shares = self.contributions(customer_idx, item_idx)
         if not shares:
             return []
-        top_name = max(shares, key=lambda k: shares[k])
-        top = self.models[self.component_names.index(top_name)]
+        order = sorted(shares, key=lambda k: -shares[k])
+        top = self.models[self.component_names.index(order[0])]
         reasons = [Reason("model", f"top model: {top.name}", 1.0, top.name)]
-        reasons += top.explain(customer_idx, item_idx)
+        for name in order:
+            if shares[name] <= 0:
+                break
+            detail = self.models[self.component_names.index(name)].explain(customer_idx,
+                                                                          item_idx)
+            if detail:
+                return reasons + detail
         return reasons
 
     # -- persistence: one sub-folder per component ----------------------------------------
