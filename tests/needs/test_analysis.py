@@ -196,15 +196,3 @@ def test_ids_without_a_customer_record_are_not_counted(planted: Dataset) -> None
     result = analyze_need(data, need, cutoff=cutoff, config=AnalysisConfig(by_fields=()))
     known = hand[~hand.index.str.startswith("anonymous:")]
     assert (result.overall.n, result.overall.n_positive) == (len(known), int(known.sum()))
-
-
-def test_many_valued_text_keeps_the_frequent_values() -> None:
-    from tailorcrm.needs.analysis import OTHER_GROUP, field_groups
-
-    countries = pd.Series(["uk"] * 60 + ["fr"] * 20 + [f"c{i}" for i in range(30)] + [None] * 5)
-    groups = field_groups(countries, max_groups=5)
-    assert groups is not None
-    assert groups.value_counts().to_dict() == {"uk": 60, OTHER_GROUP: 28, "fr": 20,
-                                               "(missing)": 5, "c0": 1, "c1": 1}
-    ids = pd.Series([f"id{i}" for i in range(100)])
-    assert field_groups(ids, max_groups=5) is None

@@ -15,12 +15,16 @@ from scipy import stats
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError, ValidationError
-from tailorcrm.schema.fields import FieldType
+from tailorcrm.needs.groups import (
+    MISSING_GROUP,
+    OTHER_GROUP,
+    default_group_fields,
+    field_groups,
+    group_order,
+)
 
 logger = logging.getLogger(__name__)
 
-MISSING_GROUP = "(missing)"
-OTHER_GROUP = "(other)"
 # statsmodels is not a dependency; scipy's binomtest gives the same Wilson score interval.
 RATE_CI_METHOD = "wilson score interval (scipy.stats.binomtest.proportion_ci)"
 MEAN_CI_METHOD = "student t interval on the mean (scipy.stats.t)"
@@ -138,51 +142,6 @@ def _estimate(labels: pd.Series, kind: str, confidence: float) -> Estimate:
     return mean_estimate(labels.to_numpy(dtype=np.float64), confidence)
 
 
-# -- groupings ----------------------------------------------------------------------------
-def default_group_fields(data: Dataset) -> list[str]:
-    """Customer fields that make sensible groups: enum, boolean, integer and number fields."""
-    kinds = {FieldType.ENUM, FieldType.BOOLEAN, FieldType.INTEGER, FieldType.NUMBER,
-             FieldType.STRING}
-    return [f.name for f in data.customer_fields if f.type in kinds and not f.pii
-            and f.name in data.customers.columns]
-
-
-def field_groups(column: pd.Series, *, bins: int = 5, max_groups: int = 20) -> pd.Series | None:
-    """Group label per customer from one column; numbers with many values become quantile bins.
-
-    Text with more than ``max_groups`` values keeps the most frequent ones and groups the rest
-    as ``(other)``. Returns None when the column cannot group (lists, id-like text).
-    """
-    col = column.copy()
-    if col.map(lambda v: isinstance(v, list | tuple | dict)).any():
-        return None
-    present = col.dropna()
-    if present.empty:
-        return None
-    if pd.api.types.is_bool_dtype(present) or present.map(lambda v: isinstance(v, bool)).all():
-        out = col.map(lambda v: MISSING_GROUP if pd.isna(v) else str(bool(v)).lower())
-        return out.astype(object)
-    numeric = pd.to_numeric(present, errors="coerce")
-    if numeric.notna().all() and present.nunique() > max_groups:
-        values = pd.to_numeric(col, errors="coerce")
-        codes = pd.qcut(values, q=bins, labels=False, duplicates="drop")
-        # Label each bin by the smallest and largest value in it (qcut's edges are padded).
-        span = values.groupby(codes).agg(["min", "max"])
-        names = {code: f"{row['min']:.4g} – {row['max']:.4g}" for code, row in span.iterrows()}
-        return codes.map(lambda c: MISSING_GROUP if pd.isna(c) else names[c]).astype(object)
-    text = col.map(lambda v: MISSING_GROUP if pd.isna(v) else str(v)).astype(object)
-    if present.nunique() > max_groups:
-        # Keep the most frequent values, the rest as one group, when they cover most customers
-        # (a country); an id-like column (every value rare) cannot group.
-        counts = (present.astype(str).value_counts().sort_index()
-                  .sort_values(ascending=False, kind="stable"))  # ties by value
-        top = counts.index[:max_groups - 1]
-        if counts[top].sum() < 0.5 * len(present):
-            return None
-        text = text.where(text.isin(top) | (text == MISSING_GROUP), OTHER_GROUP)
-    return text
-
-
 def _by_group(labels: pd.Series, groups: pd.Series, kind: str,
               confidence: float) -> list[GroupEstimate]:
     aligned = groups.reindex(labels.index).fillna(MISSING_GROUP).astype(str)
@@ -190,18 +149,7 @@ def _by_group(labels: pd.Series, groups: pd.Series, kind: str,
     for name, part in labels.groupby(aligned, sort=True):
         est = _estimate(part, kind, confidence)
         out.append(GroupEstimate(group=str(name), **est.model_dump()))
-    return sorted(out, key=lambda g: _group_order(g.group))
-
-
-def _group_order(group: str) -> tuple[int, float, str]:
-    """Missing last; groups that start with a number (bins, integer values) by that number."""
-    if group in (MISSING_GROUP, OTHER_GROUP):
-        return (2, 0.0, group)
-    head = group.split(" – ")[0]
-    try:
-        return (0, float(head), group)
-    except ValueError:
-        return (1, 0.0, group)
+    return sorted(out, key=lambda g: group_order(g.group))
 
 
 # -- cut-offs -----------------------------------------------------------------------------
@@ -371,7 +319,20 @@ def analyze_needs(
 
 
 __all__ = (
-    "AnalysisConfig", "Estimate", "GroupEstimate", "MonthEstimate", "NeedAnalysis", "NeedLike",
-    "analyze_need", "analyze_needs", "default_cutoff", "field_groups", "mean_estimate",
-    "month_cutoffs", "rate_estimate",
+    "MISSING_GROUP",
+    "OTHER_GROUP",
+    "AnalysisConfig",
+    "Estimate",
+    "GroupEstimate",
+    "MonthEstimate",
+    "NeedAnalysis",
+    "NeedLike",
+    "analyze_need",
+    "analyze_needs",
+    "default_cutoff",
+    "default_group_fields",
+    "field_groups",
+    "mean_estimate",
+    "month_cutoffs",
+    "rate_estimate",
 )

@@ -1,10 +1,12 @@
-"""Behavioural segments: k-means on standardized customer features, k by silhouette, in words."""
+"""Behavioural segments: k-means on standardized customer features, k by silhouette, in words.
+
+Profiles and descriptions live in :mod:`tailorcrm.needs.segment_profiles`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,14 +24,21 @@ from tailorcrm.needs.definitions import as_utc
 from tailorcrm.needs.features import MISSING as FEATURE_MISSING
 from tailorcrm.needs.features import FeatureConfig, feature_frame, feature_specs
 from tailorcrm.needs.rfm import NO_PURCHASES, default_reference
+from tailorcrm.needs.segment_profiles import (
+    ONE_HOT_SEP,
+    FeatureDifference,
+    KScore,
+    SegmentationProfile,
+    SegmentProfile,
+    describe_difference,
+    describe_segment,
+)
 from tailorcrm.schema.fields import FieldType
 
 logger = logging.getLogger(__name__)
 
 SEGMENTATION = "behaviour"
 """Name of the stored segmentation (``store.segments``) behavioural segments go to."""
-ONE_HOT_SEP = "="
-"""One-hot columns are named ``field=value``."""
 DEFAULT_BEHAVIOUR = ("recency_purchase_days", "frequency", "monetary", "avg_order_value",
                      "return_rate", "service_tickets", "feedback_mean")
 
@@ -64,54 +73,6 @@ class SegmentationConfig(BaseModel):
         if self.k_max < self.k_min:
             raise ValueError("k_max must be at least k_min")
         return self
-
-
-class FeatureDifference(BaseModel):
-    """How one feature differs in a segment from the whole population."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    feature: str
-    segment_mean: float
-    population_mean: float
-    standardized_difference: float
-    text: str
-
-
-class SegmentProfile(BaseModel):
-    """One segment: its size and what sets it apart."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    segment: str
-    n: int
-    share: float
-    description: str
-    differences: list[FeatureDifference]
-
-
-class KScore(BaseModel):
-    """Silhouette of one candidate k."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    k: int
-    silhouette: float
-
-
-class SegmentationProfile(BaseModel):
-    """A stored segmentation's profile: method, chosen k, features and each segment."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    method: str = "kmeans"
-    reference: str
-    k: int
-    silhouette: list[KScore]
-    features: list[str]
-    random_state: int
-    segments: list[SegmentProfile]
 
 
 @dataclass(frozen=True)
@@ -332,7 +293,6 @@ def behavioural_segments(
                         kmeans_=kmeans, names_={int(lab): n for lab, n in rename.items()})
 
 
-# -- descriptions -------------------------------------------------------------------------
 def _standardized(raw: pd.DataFrame, space: pd.DataFrame) -> pd.DataFrame:
     """Every varying column standardized: the clustering space, plus describe-only columns."""
     extra = raw[[c for c in raw.columns if c not in space.columns]].astype(float)
@@ -341,58 +301,9 @@ def _standardized(raw: pd.DataFrame, space: pd.DataFrame) -> pd.DataFrame:
     return (full - full.mean()) / full.std(ddof=0)
 
 
-FEATURE_WORDS: dict[str, str] = {
-    "recency_purchase_days": "days since last purchase", "recency_any_days": "days since last "
-    "activity", "frequency": "purchase days", "monetary": "spend", "avg_order_value":
-    "average order value", "return_rate": "return rate", "service_tickets": "service tickets",
-    "feedback_mean": "feedback score", "tenure_days": "days as a customer",
-    "events_total": "events", "purchases_total": "purchases", "returns": "returns",
-}
-
-
-def _label(feature: str) -> str:
-    if feature in FEATURE_WORDS:
-        return FEATURE_WORDS[feature]
-    if feature.startswith("share_"):
-        return f"share of {feature.removeprefix('share_').replace('_', ' ')}"
-    if ONE_HOT_SEP in feature:
-        field, value = feature.split(ONE_HOT_SEP, 1)
-        return f"{field} = {value}"
-    return feature.replace("_", " ")
-
-
-def describe_difference(feature: str, seg_mean: float, pop_mean: float, column: pd.Series) -> str:
-    """A feature's difference in words: ``monetary 2.3× average``, ``plan = pro 64% vs 20%``."""
-    values = column.to_numpy(dtype=np.float64)
-    if ((values >= 0) & (values <= 1)).all() and (feature.startswith("share_")
-                                                   or ONE_HOT_SEP in feature
-                                                   or set(np.unique(values)) <= {0.0, 1.0}):
-        return f"{_label(feature)} {seg_mean:.0%} vs {pop_mean:.0%}"
-    if (values >= 0).all() and pop_mean > 0:
-        ratio = seg_mean / pop_mean
-        return f"{_label(feature)} {ratio:.1f}× average" if ratio >= 0.95 else (
-            f"{_label(feature)} {ratio:.2g}× average")
-    return f"{_label(feature)} {seg_mean:.3g} vs {pop_mean:.3g} average"
-
-
-def describe_segment(segment: str, raw: pd.DataFrame, z: pd.DataFrame, assignment: pd.Series,
-                     top: int = 3, *, total: int | None = None) -> SegmentProfile:
-    """What sets ``segment`` apart: features with the largest standardized mean difference.
-
-    Differences are ranked in the clustering space (standardized, log of counts), the space
-    k-means saw; they are worded in the raw units.
-    """
-    mask = (assignment == segment).to_numpy()
-    diffs = z[mask].mean(axis=0)  # the population mean of a standardized column is 0
-    ranked: Sequence[str] = list(diffs.abs().sort_values(ascending=False, kind="stable")
-                                 .index[:top])
-    out: list[FeatureDifference] = []
-    for feat in ranked:
-        seg_mean, pop_mean = float(raw.loc[mask, feat].mean()), float(raw[feat].mean())
-        out.append(FeatureDifference(
-            feature=feat, segment_mean=seg_mean, population_mean=pop_mean,
-            standardized_difference=float(diffs[feat]),
-            text=describe_difference(feat, seg_mean, pop_mean, raw[feat])))
-    share = float(mask.sum()) / (total or len(mask))
-    return SegmentProfile(segment=segment, n=int(mask.sum()), share=share,
-                          description="; ".join(d.text for d in out), differences=out)
+__all__ = (
+    "ONE_HOT_SEP", "SEGMENTATION", "FeatureDifference", "KScore", "SegmentProfile",
+    "Segmentation", "SegmentationConfig", "SegmentationProfile", "behavioural_segments",
+    "block_weights", "choose_k", "custom_feature_frame", "customer_features",
+    "describe_difference", "describe_segment",
+)
