@@ -90,6 +90,22 @@ def _objects(series: pd.Series) -> list[Any]:
     return series.astype(object).where(series.notna(), None).tolist()  # type: ignore[no-any-return]
 
 
+def _rows(frame: pd.DataFrame, names: Sequence[str], tid: int | None,
+          ts_suffix: str = "") -> Iterator[tuple[Any, ...]]:
+    """Row tuples (``tid`` first when given), built slice by slice so that only one slice's
+    Python objects exist at a time (this bounds an import's peak memory)."""
+    for start in range(0, len(frame), WRITE_SLICE_ROWS):
+        part = frame.iloc[start:start + WRITE_SLICE_ROWS]
+        cols = _columns(part, names)
+        if ts_suffix and "ts" in names:
+            at = list(names).index("ts")
+            cols[at] = [None if t is None else t + ts_suffix for t in cols[at]]
+        if tid is None:
+            yield from zip(*cols, strict=True)
+        else:
+            yield from zip(repeat(tid, len(part)), *cols, strict=True)
+
+
 def _columns(frame: pd.DataFrame, names: Sequence[str]) -> list[list[Any]]:
     out = []
     for name in names:
@@ -142,22 +158,12 @@ class BulkWriter:
         """Insert events; rows whose idempotency key is stored already are skipped."""
         frame = frame.drop_duplicates("idempotency_key")
         if self.backend == "sqlite":
-            # in slices, so that only one slice's Python objects exist at a time
-            inserted = 0
-            for start in range(0, len(frame), WRITE_SLICE_ROWS):
-                part = frame.iloc[start:start + WRITE_SLICE_ROWS]
-                cols = _columns(part, EVENT_COLUMNS)
-                inserted += self._sqlite("events", zip(repeat(tid, len(part)), *cols,
-                                                       strict=True))
-            return inserted
-        cols = _columns(frame, EVENT_COLUMNS)
-        cols[EVENT_COLUMNS.index("ts")] = [None if t is None else t + "+00:00"
-                                           for t in cols[EVENT_COLUMNS.index("ts")]]
+            return self._sqlite("events", _rows(frame, EVENT_COLUMNS, tid))
         types = ("text", "text", "text", "text", "float8", "timestamptz", "jsonb")
         names = ", ".join(EVENT_COLUMNS)
         return self._postgres(
             "events", list(zip(EVENT_COLUMNS, types, strict=True)),
-            zip(*cols, strict=True),
+            _rows(frame, EVENT_COLUMNS, None, ts_suffix="+00:00"),
             f"INSERT INTO events (tenant_id, {names}) SELECT {tid}, {names} FROM _bulk_events "
             "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING")
 
