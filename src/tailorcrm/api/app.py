@@ -1,0 +1,62 @@
+"""The app factory: one FastAPI app over one store, with its model cache and job runner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tailorcrm import __version__
+from tailorcrm.api.errors import install_error_handlers
+from tailorcrm.api.middleware import Metrics, MetricsMiddleware, SizeLimitMiddleware
+from tailorcrm.api.routes import (
+    configs,
+    customers,
+    events,
+    health,
+    insights,
+    items,
+    jobs,
+    recommendations,
+    schema,
+)
+from tailorcrm.serving.cache import ModelCache
+from tailorcrm.serving.jobs import JobRunner
+from tailorcrm.settings import Settings
+from tailorcrm.store import Store
+
+log = logging.getLogger(__name__)
+
+ROUTERS = (customers.router, items.router, events.router, recommendations.router,
+           insights.router, schema.router, configs.router, jobs.router, health.router)
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """A FastAPI app serving ``settings.database_url`` (or the given open ``store``)."""
+    settings = settings or Settings.load()
+    own_store = store is None
+    opened = store if store is not None else Store.open(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_store:
+            opened.close()
+
+    app = FastAPI(title="tailorcrm", version=__version__, lifespan=lifespan,
+                  description="Recommendations, predicted needs and next best actions, each "
+                              "with reasons, for any CRM. Authenticate with "
+                              "`Authorization: Bearer <API key>`.")
+    app.state.settings = settings
+    app.state.store = opened
+    app.state.cache = ModelCache(opened)
+    app.state.jobs = JobRunner(opened, app.state.cache, settings.artifacts_dir)
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(SizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,62 @@
+"""The one place errors become HTTP answers, all in the shape ``{"error": {code, message,
+details}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pydantic
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from tailorcrm.errors import TailorCRMError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    """The JSON error shape for errors that are not TailorCRMErrors."""
+    return {"error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
+
+
+def _problems(errors: Any) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map TailorCRMError, request validation, HTTP and unexpected errors to one JSON shape."""
+
+    @app.exception_handler(TailorCRMError)
+    async def tailorcrm_error(request: Request, exc: TailorCRMError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse(jsonable_encoder(exc.to_dict()), status_code=exc.http_status,
+                            headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("validation_error", "the request is invalid",
+                                       errors=_problems(exc.errors())), status_code=422)
+
+    @app.exception_handler(pydantic.ValidationError)
+    async def body_invalid(request: Request, exc: pydantic.ValidationError) -> JSONResponse:
+        # config documents (strategies, rules, actions) are validated by their domain models
+        return JSONResponse(error_body("validation_error", "the document is invalid",
+                                       errors=_problems(exc.errors())), status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "internal server error"),
+                            status_code=500)

@@ -1,0 +1,142 @@
+"""Recommendations for a customer, similar items, and feedback attributed to a recommendation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import suppress
+from typing import Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
+from tailorcrm.api.routes.customers import CustomerId
+from tailorcrm.api.routes.items import ItemId
+from tailorcrm.errors import ConflictError, NotFoundError
+from tailorcrm.schema.fields import FieldSpec, FieldType
+from tailorcrm.serving import recommend as service
+from tailorcrm.store import Store
+
+router = APIRouter(tags=["recommendations"])
+
+OUTCOME_TYPES = {"accepted": "feedback", "rejected": "reject", "clicked": "click",
+                 "purchased": "purchase"}
+REC_FIELD = "recommendation_id"
+
+
+class ReasonPublic(BaseModel):
+    """Why an item is recommended."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    label: str
+
+
+class RecommendedItem(BaseModel):
+    """One recommended item."""
+
+    item_id: str
+    score: float
+    reasons: list[dict[str, Any]]
+
+
+class RecommendationsPublic(BaseModel):
+    """A customer's list, with the id to send feedback to."""
+
+    recommendation_id: str
+    model_version: str
+    source: Literal["precomputed", "online"]
+    items: list[RecommendedItem]
+
+
+class SimilarItem(BaseModel):
+    """An item chosen by the same customers."""
+
+    item_id: str
+    score: float
+
+
+class SimilarPublic(BaseModel):
+    """Items similar to one item."""
+
+    item_id: str
+    model_version: str
+    items: list[SimilarItem]
+
+
+class FeedbackCreate(BaseModel):
+    """What the customer did with one recommended item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(min_length=1, max_length=255)
+    outcome: Literal["accepted", "rejected", "clicked", "purchased"]
+    value: float | None = Field(None, allow_inf_nan=False,
+                                description="Optional value (e.g. revenue of a purchase).")
+    ts: dt.datetime | None = None
+
+
+class FeedbackPublic(BaseModel):
+    """Whether the feedback was stored now (False: the same feedback was stored before)."""
+
+    recommendation_id: str
+    customer_id: str
+    event_type: str
+    recorded: bool
+
+
+@router.get("/v1/customers/{customer_id}/recommendations", response_model=RecommendationsPublic)
+def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep, request: Request,
+                        customer_id: str = CustomerId,
+                        n: int = Query(10, ge=1, le=100),
+                        strategy: str = Query(service.DEFAULT_STRATEGY, min_length=1,
+                                              max_length=100)) -> Any:
+    """The customer's top ``n`` with reasons: precomputed when fresh, else scored online with
+    the events that arrived after training folded in."""
+    served = service.recommend(store, cache, principal.tid, customer_id, n=n, strategy=strategy)
+    request.app.state.metrics.recommendations.labels(served.source).inc()
+    return RecommendationsPublic(recommendation_id=served.recommendation_id,
+                                 model_version=served.model_version, source=served.source,
+                                 items=[RecommendedItem(**i) for i in served.items])
+
+
+@router.get("/v1/items/{item_id}/similar", response_model=SimilarPublic)
+def get_similar(principal: Reader, store: StoreDep, cache: CacheDep, item_id: str = ItemId,
+                n: int = Query(10, ge=1, le=100)) -> Any:
+    """Items most often chosen by the customers who chose this one."""
+    version, found = service.similar_items(store, cache, principal.tid, item_id, n)
+    return SimilarPublic(item_id=item_id, model_version=version,
+                         items=[SimilarItem(item_id=i, score=round(s, 6)) for i, s in found])
+
+
+def _ensure_feedback_field(store: Store, tid: int) -> None:
+    try:
+        store.fields.get(tid, "event", REC_FIELD)
+    except NotFoundError:
+        with suppress(ConflictError):  # added concurrently
+            store.fields.add(tid, FieldSpec(entity="event", name=REC_FIELD,
+                                            type=FieldType.STRING,
+                                            description="Recommendation a feedback is about."))
+
+
+@router.post("/v1/recommendations/{recommendation_id}/feedback", response_model=FeedbackPublic)
+def post_feedback(principal: Writer, store: StoreDep, body: FeedbackCreate,
+                  recommendation_id: str = Path(min_length=1, max_length=1000)) -> Any:
+    """Record what the customer did with a recommended item, as an event attributed to the
+    recommendation (idempotent: the same outcome for the same item is stored once)."""
+    ref = service.parse_recommendation_id(recommendation_id)
+    customer_id = ref["c"]
+    if store.customers.find(principal.tid, customer_id) is None:
+        raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
+    _ensure_feedback_field(store, principal.tid)
+    event_type = OUTCOME_TYPES[body.outcome]
+    row: dict[str, Any] = {
+        "idempotency_key": f"rec:{recommendation_id[:180]}:{body.item_id[:40]}:{body.outcome}",
+        "customer_id": customer_id, "item_id": body.item_id, "type": event_type,
+        "ts": body.ts or dt.datetime.now(dt.UTC), REC_FIELD: recommendation_id[:255]}
+    if body.value is not None or body.outcome == "accepted":
+        row["value"] = body.value if body.value is not None else 1.0
+    inserted, _ = store.events.add(principal.tid, [row])
+    return FeedbackPublic(recommendation_id=recommendation_id, customer_id=customer_id,
+                          event_type=event_type, recorded=inserted == 1)

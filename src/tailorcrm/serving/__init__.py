@@ -1,0 +1,1 @@
+"""Online serving: per-tenant model cache with atomic swap, recommendation look-ups, jobs."""

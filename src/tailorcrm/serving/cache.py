@@ -1,0 +1,146 @@
+"""Per-tenant cache of the active recommender, swapped atomically when a new version activates."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+from tailorcrm.data.dataset import Dataset
+from tailorcrm.jobs.train import RECOMMENDER_NAME, config_hash
+from tailorcrm.recommend.popularity import Popularity
+from tailorcrm.recommend.ranking import Ranker, RankingConfig, top_k
+from tailorcrm.recommend.registry import load_model
+from tailorcrm.store import Store
+
+log = logging.getLogger(__name__)
+
+FOLD_IN_LOOKBACK = 200  # newest events read per request to find those newer than training
+
+
+@dataclass
+class TenantModel:
+    """One loaded model version of one tenant: the ranker and what it was built from.
+
+    ``cutoff`` is the newest event time in the data the ranker holds; stored events after
+    it are folded in at request time (:meth:`fold_in`).
+    """
+
+    version: str
+    config_hash: str
+    ranker: Ranker
+    degraded: bool = False
+    _folded: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _item_sim: sparse.csc_matrix | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        ts = self.ranker.data.events["ts"] if len(self.ranker.data.events) else None
+        self.cutoff: pd.Timestamp | None = None if ts is None else pd.Timestamp(ts.max())
+
+    @property
+    def data(self) -> Dataset:
+        """The Dataset the ranker was built on."""
+        return self.ranker.data
+
+    def fold_in(self, store: Store, tid: int, customer_id: str) -> bool:
+        """Hand the customer's stored events newer than the data to the ranker.
+
+        Returns True when the customer has such live events (a precomputed list is then
+        out of date for them).
+        """
+        records = store.events.for_customer(tid, customer_id, limit=FOLD_IN_LOOKBACK)
+        fresh = [r for r in records if self.cutoff is None or pd.Timestamp(r.ts) > self.cutoff]
+        if not fresh:
+            return customer_id in self._folded
+        with self._lock:
+            seen = self._folded.setdefault(customer_id, set())
+            new = [r for r in fresh if r.idempotency_key not in seen]
+            if new:
+                frame = pd.DataFrame([{"customer_id": r.customer_id, "item_id": r.item_id,
+                                       "type": r.type, "value": r.value, "ts": r.ts}
+                                      for r in new])
+                self.ranker.add_events(frame)
+                seen.update(r.idempotency_key for r in new)
+        return True
+
+    def similar(self, item_id: str, n: int) -> list[tuple[str, float]]:
+        """Items most often chosen by the same customers (cosine over the interaction matrix).
+
+        Computed here because not every model has item-item similarities (hybrids, MF); a
+        column-normalized co-occurrence is the classic item-to-item answer (Amazon 2003).
+        """
+        idx = self.data.item_vocab.index_of(item_id)
+        if idx < 0:
+            return []
+        if self._item_sim is None:
+            matrix = self.data.interaction_matrix(weighting="count")
+            self._item_sim = sparse.csc_matrix(normalize(matrix.tocsc(), axis=0))
+        sim = self._item_sim
+        scores = np.asarray((sim.T @ sim[:, idx]).toarray()).ravel().astype(np.float64)
+        scores[idx] = np.nan
+        scores[scores <= 0] = np.nan
+        best = top_k(scores, n)[0]
+        return [(self.data.item_vocab.id(int(i)), float(scores[i])) for i in best[best >= 0]]
+
+
+class ModelCache:
+    """The active recommender of each tenant, loaded once per version.
+
+    A request reads the active version from the registry; when it changed, one thread loads
+    the new version while the others keep serving the old one, then the entry is replaced in
+    one assignment (atomic under the GIL), so activation never fails a request.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._entries: dict[int, TenantModel] = {}
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def install(self, tid: int, entry: TenantModel) -> None:
+        """Swap in a ranker built elsewhere (the training job of this process)."""
+        self._entries[tid] = entry
+        log.info("tenant %d now serves model %s", tid, entry.version)
+
+    def get(self, tid: int) -> TenantModel | None:
+        """The tenant's loaded active model, loading it when the version changed."""
+        active = self._store.models.active(tid, RECOMMENDER_NAME)
+        current = self._entries.get(tid)
+        if active is None:
+            return current
+        if current is not None and current.version == active.version:
+            return current
+        with self._guard:
+            lock = self._locks.setdefault(tid, threading.Lock())
+        if not lock.acquire(blocking=current is None):
+            return current  # another thread is loading the new version: serve the old one
+        try:
+            current = self._entries.get(tid)
+            if current is not None and current.version == active.version:
+                return current
+            entry = self._load(tid, active.version, active.path, active.config_hash)
+            self.install(tid, entry)
+            return entry
+        finally:
+            lock.release()
+
+    def _load(self, tid: int, version: str, path: str, chash: str) -> TenantModel:
+        data = self._store.load_dataset(tid)
+        model = load_model(path)
+        degraded = (getattr(model, "n_items_", -1), getattr(model, "n_customers_", -1)) != (
+            data.n_items, data.n_customers)
+        if degraded:
+            # Artifacts carry no vocabulary: data changed since training cannot be aligned
+            # with the model's indices, so serve popularity until the next training run.
+            log.warning("tenant %d: data changed since model %s was trained; serving "
+                        "popularity until the next training run", tid, version)
+            model = Popularity().fit(data)
+        ranking = RankingConfig()
+        return TenantModel(version, chash or config_hash(ranking), Ranker(model, data, ranking),
+                           degraded=degraded)
