@@ -26,6 +26,7 @@ app.add_typer(__import__("tailorcrm.cli.export", fromlist=["_"]).app, name="expo
 app.command("demo")(__import__("tailorcrm.cli.demo", fromlist=["_"]).demo_command)
 app.command("train")(__import__("tailorcrm.cli.demo", fromlist=["_"]).train_command)
 app.add_typer(__import__("tailorcrm.cli.imports", fromlist=["_"]).app, name="import")
+app.command("serve")(__import__("tailorcrm.cli.serve", fromlist=["_"]).serve_command)
 app.add_typer(__import__("tailorcrm.cli.recommend", fromlist=["_"]).app, name="recommend")
 
 
