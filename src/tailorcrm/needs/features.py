@@ -14,7 +14,7 @@ from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from tailorcrm.errors import InsufficientDataError
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MISSING = "(missing)"
+NUMBER_GROUP, LOG_GROUP, BEHAVIOUR_GROUP, BOOLEAN_GROUP = (
+    "#numbers", "#behaviour_log", "#behaviour", "#booleans")
+GROUPS = (NUMBER_GROUP, LOG_GROUP, BEHAVIOUR_GROUP, BOOLEAN_GROUP)
 FeatureKind = Literal["number", "boolean", "category", "list", "text", "date", "behaviour"]
 
 
@@ -169,23 +172,25 @@ class FeatureBuilder:
     sources_: list[FeatureSource] = field(default_factory=list)
 
     def _parts(self, frame: pd.DataFrame) -> list[tuple[str, Any, Any]]:
+        """One transformer per group of same-kind numeric columns, one per other field.
+
+        Grouping the numeric columns (fields, log-scaled behaviour, plain behaviour,
+        booleans) keeps the ColumnTransformer small and fast on wide frames.
+        """
         cfg = self.config
         parts: list[tuple[str, Any, Any]] = []
         by_name = {s.name: s for s in self.specs}
+        groups: dict[str, list[str]] = {g: [] for g in GROUPS}
         for col in frame.columns:
             spec = by_name.get(col)
             t = spec.type if spec is not None else None
-            if t is None or t in (FieldType.NUMBER, FieldType.INTEGER, FieldType.DATE,
-                                  FieldType.DATETIME):
-                steps: list[Any] = [SimpleImputer(strategy="median", add_indicator=True,
-                                                  keep_empty_features=True)]
-                if t is None and is_heavy_tailed(col):
-                    steps.append(FunctionTransformer(_signed_log1p, feature_names_out="one-to-one"))
-                steps.append(StandardScaler())
-                parts.append((col, make_pipeline(*steps), [col]))
+            if t is None:
+                groups[LOG_GROUP if is_heavy_tailed(col) else BEHAVIOUR_GROUP].append(col)
+            elif t in (FieldType.NUMBER, FieldType.INTEGER, FieldType.DATE,
+                       FieldType.DATETIME):
+                groups[NUMBER_GROUP].append(col)
             elif t is FieldType.BOOLEAN:
-                parts.append((col, SimpleImputer(strategy="most_frequent",
-                                                 keep_empty_features=True), [col]))
+                groups[BOOLEAN_GROUP].append(col)
             elif t is FieldType.LIST:
                 vec: CountVectorizer = CountVectorizer(
                     analyzer=_identity, binary=True, max_features=cfg.list_max_values)
@@ -207,6 +212,19 @@ class FeatureBuilder:
                                         min_frequency=cfg.min_category_share,
                                         sparse_output=False)
                 parts.append((col, enc, [col]))
+        for group, cols in groups.items():
+            if not cols:
+                continue
+            if group == BOOLEAN_GROUP:
+                trans: Any = SimpleImputer(strategy="most_frequent", keep_empty_features=True)
+            else:
+                steps: list[Any] = [SimpleImputer(strategy="median", add_indicator=True,
+                                                  keep_empty_features=True)]
+                if group == LOG_GROUP:
+                    steps.append(FunctionTransformer(_signed_log1p,
+                                                     feature_names_out="one-to-one"))
+                trans = make_pipeline(*steps, StandardScaler())
+            parts.append((group, trans, cols))
         return parts
 
     def fit(self, frame: pd.DataFrame) -> FeatureBuilder:
@@ -236,24 +254,11 @@ class FeatureBuilder:
     def _names(self, ct: ColumnTransformer) -> tuple[list[str], list[FeatureSource]]:
         names: list[str] = []
         sources: list[FeatureSource] = []
-        by_name = {s.name: s for s in self.specs}
-        for col, trans, _ in ct.transformers_:
+        for col, trans, columns in ct.transformers_:
             if trans == "drop" or col == "remainder":
                 continue
-            spec = by_name.get(col)
-            if isinstance(trans, Pipeline | SimpleImputer):
-                imputer = trans if isinstance(trans, SimpleImputer) else trans.steps[0][1]
-                boolean = spec is not None and spec.type is FieldType.BOOLEAN
-                date = spec is not None and spec.type in (FieldType.DATE, FieldType.DATETIME)
-                kind: FeatureKind = ("boolean" if boolean else "date" if date
-                                     else "number" if spec is not None else "behaviour")
-                label = f"{col} (age in days)" if date else col
-                names.append(label)
-                sources.append(FeatureSource(col, kind))
-                if getattr(imputer, "indicator_", None) is not None and len(
-                        imputer.indicator_.features_):
-                    names.append(f"{col} is missing")
-                    sources.append(FeatureSource(col, kind, MISSING))
+            if col in GROUPS:
+                self._group_names(col, trans, list(columns), names, sources)
             elif isinstance(trans, OneHotEncoder):
                 for cat in trans.get_feature_names_out([col]):
                     value = str(cat)[len(col) + 1:]
@@ -269,6 +274,26 @@ class FeatureBuilder:
                     names.append(f"{col} has {value}")
                     sources.append(FeatureSource(col, "list", str(value)))
         return names, sources
+
+
+    def _group_names(self, group: str, trans: Any, columns: list[str], names: list[str],
+                     sources: list[FeatureSource]) -> None:
+        """Names of a numeric group: its columns, then a missing flag per column with gaps."""
+        by_name = {s.name: s for s in self.specs}
+        kinds: list[FeatureKind] = []
+        for col in columns:
+            spec = by_name.get(col)
+            date = spec is not None and spec.type in (FieldType.DATE, FieldType.DATETIME)
+            kind: FeatureKind = ("boolean" if group == BOOLEAN_GROUP else "date" if date
+                                 else "number" if spec is not None else "behaviour")
+            kinds.append(kind)
+            names.append(f"{col} (age in days)" if date else col)
+            sources.append(FeatureSource(col, kind))
+        imputer = trans if isinstance(trans, SimpleImputer) else trans.steps[0][1]
+        indicator = getattr(imputer, "indicator_", None)
+        for j in (indicator.features_ if indicator is not None else []):
+            names.append(f"{columns[j]} is missing")
+            sources.append(FeatureSource(columns[j], kinds[j], MISSING))
 
 
 def _has_vocabulary(vectorizer: CountVectorizer, column: pd.Series) -> bool:
