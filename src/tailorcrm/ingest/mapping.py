@@ -211,5 +211,7 @@ def load_mapping(name_or_path: str | Path) -> Mapping:
     try:
         return Mapping.model_validate(data)
     except PydanticValidationError as exc:
-        raise ConfigError(f"mapping {str(name_or_path)!r} is invalid: {exc}",
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ConfigError(f"mapping {str(name_or_path)!r} is invalid: {problems}",
                           errors=exc.errors(include_url=False)) from exc
