@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tailorcrm.errors import NotFoundError
-from tailorcrm.needs.definitions import LabelNeed
 from tailorcrm.needs.model import NeedModel
 from tailorcrm.needs.reasons import explain
 
@@ -106,9 +105,3 @@ def load_active(store: Any, tenant_id: int, need: str) -> NeedModel:
                             need=need)
     return load_model(record.path)
 
-
-def is_label_known(model: NeedModel, data: Dataset) -> pd.Series:
-    """True for customers whose label field already holds a value (label needs only)."""
-    if not isinstance(model.need, LabelNeed) or model.need.field not in data.customers:
-        return pd.Series(False, index=data.customers.index)
-    return data.customers[model.need.field].notna()
