@@ -1,0 +1,17 @@
+"""Fixtures of the API tests: a fresh app over a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from api_helpers import Api, make_api
+
+
+@pytest.fixture()
+def api(sqlite_url: str, tmp_path: Path) -> Iterator[Api]:
+    """A fresh API over a real SQLite file."""
+    made = make_api(sqlite_url, tmp_path / "artifacts", max_request_bytes=200_000)
+    yield made
+    made.store.close()
