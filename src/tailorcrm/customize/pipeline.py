@@ -112,6 +112,7 @@ def recommend_with_strategy(
     rules: RuleSet | None = None, context: Mapping[str, Any] | None = None,
     segments: Mapping[str, str] | None = None, needs: Mapping[str, float] | None = None,
     items: Mapping[str, ItemView] | None = None, explain: bool = True,
+    scores: np.ndarray | None = None,
 ) -> StrategyResult:
     """Recommend for one customer: scores → exclusions → rules → diversity → top-N.
 
@@ -129,17 +130,24 @@ def recommend_with_strategy(
         Pre-built item views (:func:`~tailorcrm.customize.context.item_views`) to reuse
         across calls; built for the candidate pool otherwise.
     explain:
-        Attach the model's labelled reasons to the final items (one explain per item).
+        Attach the model's labelled reasons and the answering model's name (costs one
+        explain per item and, for a fallback chain, one more scoring).
+    scores:
+        This customer's all-item scores from ``ranker.model`` when a batch path computed
+        them already (personalized customers only); the ranker scores otherwise.
     """
     data = ranker.data
     count = n or strategy.count
     ruleset = rules if rules is not None else (
         strategy.rules if isinstance(strategy.rules, RuleSet) else RuleSet())
-    scores, used = ranker.scores(str(customer_id))
+    if scores is None:
+        scores, used = ranker.scores(str(customer_id))
+    else:
+        used = ranker.model
     scores = np.where(ranker.excluded(str(customer_id)), np.nan, scores)
     finite = np.flatnonzero(np.isfinite(scores))
     order = finite[np.lexsort((finite, -scores[finite]))][:max(strategy.pool, count)]
-    ids = [data.item_vocab.id(int(i)) for i in order]
+    ids = [str(i) for i in np.asarray(data.item_vocab.ids)[order]]
     if items is None:
         items = item_views(data.items.loc[data.items.index.intersection(pd.Index(ids))])
     base = (Reason("model", _BASE, 1.0, _BASE),)
@@ -158,8 +166,8 @@ def recommend_with_strategy(
                                     str(customer_id)) if explain else []
         scaled = [Reason(r.kind, r.label, r.weight * share, r.ref) for r in explained]
         out.append(Candidate(cand.item_id, cand.score, (*scaled, *by_rules)))
-    return StrategyResult(strategy.name, str(customer_id), out,
-                          _source(ranker, used, str(customer_id)), stats)
+    source = _source(ranker, used, str(customer_id)) if explain else None
+    return StrategyResult(strategy.name, str(customer_id), out, source, stats)
 
 
 class StrategyScorer:
@@ -168,23 +176,35 @@ class StrategyScorer:
     ``score_many`` runs the full pipeline per customer and encodes the final list as scores
     (``len(list) - rank`` for listed items, NaN elsewhere), so a top-k taken from them is
     exactly what the strategy would show. ``context_of`` may supply each customer's
-    segments / needs / request context for the rules.
+    segments / needs / request context for the rules. With ``exclude_seen`` (default)
+    every item in a customer's training history is excluded before rules and diversity, as
+    the evaluation protocol removes seen items from every list (otherwise a cap could spend
+    its slots on items the protocol then drops).
     """
 
     def __init__(self, strategy: Strategy, *, rules: RuleSet | None = None,
-                 context_of: Callable[[str], dict[str, Any]] | None = None) -> None:
+                 context_of: Callable[[str], dict[str, Any]] | None = None,
+                 exclude_seen: bool = True) -> None:
         from tailorcrm.customize.strategies import strategy_to_recommender
 
         self.strategy = strategy
         self.rules = rules
         self.context_of = context_of
+        self.exclude_seen = exclude_seen
         self.model = strategy_to_recommender(strategy)
 
     def fit(self, data: Dataset) -> Self:
         self.model.fit(data)
         self.data_ = data
-        self.ranker_ = strategy_ranker(self.strategy, self.model, data)
+        served = self.strategy
+        if self.exclude_seen:
+            seen = served.exclusions.model_copy(update={
+                "bought": True, "repurchasable_categories": (),
+                "bought_types": tuple(sorted(map(str, data.events["type"].unique())))})
+            served = served.model_copy(update={"exclusions": seen})
+        self.ranker_ = strategy_ranker(served, self.model, data)
         self.items_ = item_views(data.items)
+        self.item_index_ = {str(i): k for k, i in enumerate(data.item_vocab.ids)}
         return self
 
     def score_many(self, customer_idx: np.ndarray,
@@ -192,14 +212,17 @@ class StrategyScorer:
         data = self.data_
         idx = np.asarray(customer_idx, dtype=np.int64).ravel()
         out = np.full((len(idx), len(data.item_vocab)), np.nan)
+        batch = self.model.score_many(idx)  # one batched scoring; the ranker covers the rest
         for row, cidx in enumerate(idx):
             cid = data.customer_vocab.id(int(cidx)) if cidx >= 0 else ""
+            direct = batch[row] if cidx >= 0 and self.ranker_.personalized(cid) and not \
+                np.all(np.isnan(batch[row])) else None
             extra = self.context_of(cid) if self.context_of is not None else {}
             result = recommend_with_strategy(
                 self.ranker_, self.strategy, cid, n=self.strategy.pool, rules=self.rules,
-                items=self.items_, explain=False, **extra)
+                items=self.items_, explain=False, scores=direct, **extra)
             for rank, cand in enumerate(result.items):
-                out[row, data.item_vocab.index_of(cand.item_id)] = len(result.items) - rank
+                out[row, self.item_index_[cand.item_id]] = len(result.items) - rank
         if item_idx is None:
             return out
         return out[:, np.asarray(item_idx, dtype=np.int64)]
