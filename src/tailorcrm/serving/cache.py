@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from tailorcrm.data.dataset import Dataset
+from tailorcrm.data.vocab import Vocabulary
 from tailorcrm.jobs.train import RECOMMENDER_NAME, config_hash
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, top_k
@@ -21,27 +25,54 @@ from tailorcrm.store import Store
 log = logging.getLogger(__name__)
 
 FOLD_IN_LOOKBACK = 200  # newest events read per request to find those newer than training
+VOCAB_FILE = "vocab.json"
+
+
+def save_vocab(path: str | Path, data: Dataset) -> None:
+    """Write the training data's id vocabularies beside a model artifact.
+
+    Artifacts hold arrays by index only; with the vocabularies a server can line up the
+    tenant's current data with the model's indices even after customers and items were added.
+    """
+    body = {"customers": [str(c) for c in data.customer_vocab.ids],
+            "items": [str(i) for i in data.item_vocab.ids]}
+    (Path(path) / VOCAB_FILE).write_text(json.dumps(body))
+
+
+def aligned_dataset(data: Dataset, path: str | Path, cutoff: dt.datetime | None) -> Dataset | None:
+    """``data`` cut to the model's vocabularies and to events up to ``cutoff``.
+
+    None when the artifact has no vocabulary file.
+    """
+    file = Path(path) / VOCAB_FILE
+    if not file.is_file():
+        return None
+    vocab = json.loads(file.read_text())
+    customers, items = vocab["customers"], vocab["items"]
+    events = data.events
+    if cutoff is not None and len(events):
+        events = events[events["ts"] <= pd.Timestamp(cutoff)]
+    return replace(data, customers=data.customers[data.customers.index.isin(customers)],
+                   items=data.items[data.items.index.isin(items)], events=events,
+                   customer_vocab=Vocabulary(customers), item_vocab=Vocabulary(items))
 
 
 @dataclass
 class TenantModel:
     """One loaded model version of one tenant: the ranker and what it was built from.
 
-    ``cutoff`` is the newest event time in the data the ranker holds; stored events after
-    it are folded in at request time (:meth:`fold_in`).
+    ``cutoff`` is when the model's training data was read; stored events after it are
+    folded in at request time (:meth:`fold_in`).
     """
 
     version: str
     config_hash: str
     ranker: Ranker
+    cutoff: dt.datetime | None = None
     degraded: bool = False
     _folded: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _item_sim: sparse.csc_matrix | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        ts = self.ranker.data.events["ts"] if len(self.ranker.data.events) else None
-        self.cutoff: pd.Timestamp | None = None if ts is None else pd.Timestamp(ts.max())
 
     @property
     def data(self) -> Dataset:
@@ -55,7 +86,7 @@ class TenantModel:
         out of date for them).
         """
         records = store.events.for_customer(tid, customer_id, limit=FOLD_IN_LOOKBACK)
-        fresh = [r for r in records if self.cutoff is None or pd.Timestamp(r.ts) > self.cutoff]
+        fresh = [r for r in records if self.cutoff is None or r.ts > self.cutoff]
         if not fresh:
             return customer_id in self._folded
         with self._lock:
@@ -124,14 +155,17 @@ class ModelCache:
             current = self._entries.get(tid)
             if current is not None and current.version == active.version:
                 return current
-            entry = self._load(tid, active.version, active.path, active.config_hash)
+            entry = self._load(tid, active.version, active.path, active.config_hash,
+                               active.created_at)
             self.install(tid, entry)
             return entry
         finally:
             lock.release()
 
-    def _load(self, tid: int, version: str, path: str, chash: str) -> TenantModel:
+    def _load(self, tid: int, version: str, path: str, chash: str,
+              trained_at: dt.datetime | None) -> TenantModel:
         data = self._store.load_dataset(tid)
+        data = aligned_dataset(data, path, trained_at) or data
         model = load_model(path)
         degraded = (getattr(model, "n_items_", -1), getattr(model, "n_customers_", -1)) != (
             data.n_items, data.n_customers)
@@ -143,4 +177,4 @@ class ModelCache:
             model = Popularity().fit(data)
         ranking = RankingConfig()
         return TenantModel(version, chash or config_hash(ranking), Ranker(model, data, ranking),
-                           degraded=degraded)
+                           cutoff=trained_at, degraded=degraded)

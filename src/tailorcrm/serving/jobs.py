@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.errors import NotFoundError, TailorCRMError
 from tailorcrm.jobs.train import (
+    RECOMMENDER_NAME,
     TrainConfig,
     TrainReport,
     config_hash,
@@ -21,7 +22,7 @@ from tailorcrm.jobs.train import (
     train_recommender,
     train_segments,
 )
-from tailorcrm.serving.cache import ModelCache, TenantModel
+from tailorcrm.serving.cache import ModelCache, TenantModel, save_vocab
 from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,16 @@ def train_and_swap(store: Store, cache: ModelCache, tid: int, artifacts: Path,
         job.step, job.done, job.total = step, done, total
 
     started = time.perf_counter()
+    cutoff = dt.datetime.now(dt.UTC)
     data = store.load_dataset(tid)
     report = TrainReport(customers=data.n_customers, items=data.n_items, events=len(data.events))
     if config.recommend:
         ranker = train_recommender(store, tid, data, artifacts, config, report, progress)
-        assert report.recommender_version is not None
-        cache.install(tid, TenantModel(report.recommender_version, config_hash(config.ranking),
-                                       ranker))
+        version = report.recommender_version
+        assert version is not None
+        save_vocab(store.models.get(tid, RECOMMENDER_NAME, version).path, data)
+        cache.install(tid, TenantModel(version, config_hash(config.ranking), ranker,
+                                       cutoff=cutoff))
     if config.needs:
         train_needs(store, tid, data, artifacts, report, progress)
     if config.segments:

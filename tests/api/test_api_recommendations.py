@@ -1,0 +1,139 @@
+"""Recommendations through the API: training job, precomputed vs online lists, staleness,
+fold-in of events after training, similar items, feedback attribution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from api_helpers import Api, make_api, seed
+
+LOW = {f"i{i}" for i in range(10)}
+HIGH = {f"i{i}" for i in range(10, 20)}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A tenant with two planted taste groups, trained through ``POST /v1/jobs/train``."""
+    folder = tmp_path_factory.mktemp("trained")
+    api = make_api(f"sqlite:///{folder / 'db.sqlite'}", folder / "artifacts")
+    seed(api)
+    r = api.client.post("/v1/jobs/train", json={"needs": False}, headers=api.h("write"))
+    assert r.status_code == 202, r.text
+    state = api.wait_job(r.json()["job_id"])
+    assert state["status"] == "succeeded", state
+    assert state["result"]["recommendation_lists"] == 40
+    assert (state["step"], state["done"]) == ("segments", state["total"])  # progress seen
+    yield api
+    api.store.close()
+
+
+def test_precomputed_list_follows_planted_taste(trained: Api) -> None:
+    r = trained.client.get("/v1/customers/c0/recommendations?n=5", headers=trained.h("read"))
+    body = r.json()
+    assert r.status_code == 200, body
+    assert body["source"] == "precomputed"
+    active = trained.store.models.active(trained.tid, "recommender")
+    assert active is not None and body["model_version"] == active.version
+    ids = [i["item_id"] for i in body["items"]]
+    assert len(ids) == 5 and len(set(ids) & LOW) >= 4, ids
+    bought = {e.item_id for e in trained.store.events.for_customer(trained.tid, "c0")}
+    assert not set(ids) & bought
+    assert all(i["reasons"] for i in body["items"])
+    odd = trained.client.get("/v1/customers/c1/recommendations?n=5",
+                             headers=trained.h("read")).json()
+    assert len({i["item_id"] for i in odd["items"]} & HIGH) >= 4
+
+
+def test_longer_list_than_precomputed_is_scored_online(trained: Api) -> None:
+    body = trained.client.get("/v1/customers/c2/recommendations?n=15",
+                              headers=trained.h("read")).json()
+    assert body["source"] == "online"
+    assert len(body["items"]) >= 5
+
+
+def test_stale_config_hash_falls_back_to_online(trained: Api) -> None:
+    stored = trained.store.recommendations.get(trained.tid, "default", "c4")
+    assert stored is not None
+    trained.store.recommendations.replace(trained.tid, "default", [
+        {"customer_id": "c4", "model_version": stored.model_version, "config_hash": "other",
+         "items": [{"item_id": "i19", "score": 1.0, "reasons": []}]}])
+    body = trained.client.get("/v1/customers/c4/recommendations?n=3",
+                              headers=trained.h("read")).json()
+    assert body["source"] == "online"
+    assert {i["item_id"] for i in body["items"]} <= LOW
+
+
+def test_events_after_training_are_folded_in(trained: Api) -> None:
+    c, w = trained.client, trained.h("write")
+    c.put("/v1/customers/newbie", json={}, headers=w)
+    events = [{"customer_id": "newbie", "item_id": f"i{i}", "type": "purchase"}
+              for i in (11, 13, 15)]
+    assert c.post("/v1/events", json=events, headers=w).json()["inserted"] == 3
+    body = c.get("/v1/customers/newbie/recommendations?n=4", headers=trained.h("read")).json()
+    assert body["source"] == "online"
+    ids = {i["item_id"] for i in body["items"]}
+    assert len(ids & HIGH) >= 3 and not ids & {"i11", "i13", "i15"}, ids
+    # a known customer rejects their best item: it never comes back
+    first = c.get("/v1/customers/c6/recommendations?n=3", headers=trained.h("read")).json()
+    top = first["items"][0]["item_id"]
+    c.post("/v1/events", json={"customer_id": "c6", "item_id": top, "type": "reject"},
+           headers=w)
+    again = c.get("/v1/customers/c6/recommendations?n=3", headers=trained.h("read")).json()
+    assert again["source"] == "online"
+    assert top not in {i["item_id"] for i in again["items"]}
+
+
+def test_new_model_version_makes_lists_stale(trained: Api) -> None:
+    active = trained.store.models.active(trained.tid, "recommender")
+    assert active is not None
+    trained.store.models.register(trained.tid, "recommender", "copy-v2", active.kind,
+                                  active.path, {}, active.config_hash, activate=True)
+    try:
+        body = trained.client.get("/v1/customers/c8/recommendations?n=3",
+                                  headers=trained.h("read")).json()
+        assert body["model_version"] == "copy-v2" and body["source"] == "online"
+        assert {i["item_id"] for i in body["items"]} <= LOW
+    finally:
+        trained.store.models.activate(trained.tid, "recommender", active.version)
+
+
+def test_similar_items(trained: Api) -> None:
+    body = trained.client.get("/v1/items/i3/similar?n=5", headers=trained.h("read")).json()
+    ids = [i["item_id"] for i in body["items"]]
+    assert len(ids) == 5 and set(ids) <= LOW - {"i3"}
+    assert trained.client.get("/v1/items/nope/similar",
+                              headers=trained.h("read")).status_code == 404
+
+
+def test_feedback_is_attributed_to_the_recommendation(trained: Api) -> None:
+    c = trained.client
+    rec = c.get("/v1/customers/c10/recommendations?n=3", headers=trained.h("read")).json()
+    rid, item = rec["recommendation_id"], rec["items"][0]["item_id"]
+    url = f"/v1/recommendations/{rid}/feedback"
+    r = c.post(url, json={"item_id": item, "outcome": "clicked"}, headers=trained.h("write"))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"recommendation_id": rid, "customer_id": "c10", "event_type": "click",
+                        "recorded": True}
+    again = c.post(url, json={"item_id": item, "outcome": "clicked"}, headers=trained.h("write"))
+    assert again.json()["recorded"] is False
+    stored = trained.store.events.for_customer(trained.tid, "c10", types=["click"])
+    assert [(e.item_id, e.attributes["recommendation_id"]) for e in stored] == [(item, rid)]
+    r = c.post(url, json={"item_id": item, "outcome": "rejected"}, headers=trained.h("write"))
+    assert r.json()["event_type"] == "reject"
+    assert c.post("/v1/recommendations/garbage/feedback", json={"item_id": item,
+                  "outcome": "clicked"}, headers=trained.h("write")).status_code == 422
+
+
+def test_named_strategy_needs_fresh_precomputed_lists(trained: Api) -> None:
+    c = trained.client
+    c.put("/v1/strategies/pop", json={"models": [{"kind": "popularity"}]}, headers=trained.h())
+    r = c.get("/v1/customers/c0/recommendations?strategy=pop", headers=trained.h("read"))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "not_fitted"
+    assert c.get("/v1/customers/c0/recommendations?strategy=none",
+                 headers=trained.h("read")).status_code == 404
+
+
+def test_segments_after_training(trained: Api) -> None:
+    segs = trained.client.get("/v1/segments", headers=trained.h("read")).json()["segmentations"]
+    assert sum(segs["rfm"].values()) == 40
