@@ -16,8 +16,7 @@ runner = CliRunner()
 def env(sqlite_url: str) -> dict[str, str]:
     with Store.open(sqlite_url) as store:
         store.tenants.ensure("acme")
-    return {"TAILORCRM_DATABASE_URL": sqlite_url, "TAILORCRM_TENANT": "acme",
-            "COLUMNS": "200"}
+    return {"TAILORCRM_DATABASE_URL": sqlite_url, "TAILORCRM_TENANT": "acme"}
 
 
 def test_fields_add_list_remove(env: dict[str, str]) -> None:

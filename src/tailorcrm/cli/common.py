@@ -33,8 +33,9 @@ from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: plain lines are left for the terminal to wrap, so they stay greppable whole.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Database URL [default: $TAILORCRM_DATABASE_URL or sqlite:///tailorcrm.db].",

@@ -59,7 +59,10 @@ def list_(db: DbOption = None, tenant: TenantOption = None) -> None:
     """List the tenant's keys (never their secrets)."""
     with open_tenant(db, tenant) as (store, tid):
         keys = store.keys.list(tid)
-    table = Table("key id", "name", "scopes", "created", "revoked")
+    table = Table()
+    table.add_column("key id", no_wrap=True)
+    for column in ("name", "scopes", "created", "revoked"):
+        table.add_column(column)
     for k in keys:
         table.add_row(k.key_id, k.name, ",".join(k.scopes),
                       k.created_at.isoformat(timespec="seconds") if k.created_at else "",

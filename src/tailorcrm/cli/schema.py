@@ -29,7 +29,10 @@ def _show_report(report: ChangeReport) -> None:
     style = "green" if report.ok else "red"
     console.print(f"[{style}]{report.summary()}[/]")
     if report.problems:
-        table = Table("row id", "stored value", "reason", title="values that do not fit")
+        table = Table(title="values that do not fit")
+        table.add_column("row id", no_wrap=True)
+        table.add_column("stored value", no_wrap=True)
+        table.add_column("reason")
         for p in report.problems:
             table.add_row(p.row_id, repr(p.value), p.reason)
         console.print(table)
@@ -138,7 +141,11 @@ def fields_list(
     """List the tenant's custom fields."""
     with open_tenant(db, tenant) as (store, tid):
         specs = store.fields.list(tid, entity)
-    table = Table("entity", "name", "type", "values", "flags", "default", "description")
+    table = Table()
+    for column in ("entity", "name", "type", "values"):
+        table.add_column(column, no_wrap=True)
+    for column in ("flags", "default", "description"):
+        table.add_column(column)
     for f in specs:
         flags = [n for n in ("required", "feature", "pii", "indexed") if getattr(f, n)]
         table.add_row(f.entity, f.name, f.type.value, ",".join(f.enum_values), " ".join(flags),
@@ -152,7 +159,10 @@ def event_types_list(db: DbOption = None, tenant: TenantOption = None) -> None:
     """List the tenant's event types and their weights."""
     with open_tenant(db, tenant) as (store, tid):
         types = store.event_types.list(tid)
-    table = Table("name", "weight", "uses value", "preference", "description")
+    table = Table()
+    table.add_column("name", no_wrap=True)
+    for column in ("weight", "uses value", "preference", "description"):
+        table.add_column(column)
     for t in types:
         table.add_row(t.name, f"{t.weight:g}",
                       f"yes (centre {t.value_center:g})" if t.uses_value else "",

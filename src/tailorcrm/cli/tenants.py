@@ -31,7 +31,11 @@ def list_(db: DbOption = None) -> None:
     """List every tenant."""
     with open_store(db) as store:
         tenants = store.tenants.list()
-    table = Table("id", "slug", "name", "created")
+    table = Table()
+    for column in ("id", "slug"):
+        table.add_column(column, no_wrap=True)
+    for column in ("name", "created"):
+        table.add_column(column)
     for t in tenants:
         table.add_row(str(t.id), t.slug, t.name,
                       t.created_at.isoformat(timespec="seconds") if t.created_at else "")
