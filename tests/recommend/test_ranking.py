@@ -82,6 +82,11 @@ def test_live_event_changes_next_recommendations_without_retraining(demo_data: D
     share = np.mean([category[r.item_id] == category[in_cat[0]] for r in after[:5]])
     base = np.mean(category == category[in_cat[0]])
     assert share > base  # the list moved towards the new taste
+    titles = {demo_data.items.loc[i, "title"] for i in in_cat}
+    for rec in after:  # reasons come from the new history: "bought <one of the new items>"
+        history = [r for r in rec.reasons if r.kind == "history_item"]
+        assert history and all(r.ref in in_cat for r in history)
+        assert all(r.label.removeprefix("bought ") in titles for r in history)
 
 
 def test_consent_denied_customer_gets_non_personalized_list(demo_data: Dataset) -> None:

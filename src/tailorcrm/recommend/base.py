@@ -96,6 +96,13 @@ class Recommender(ABC):
 
     def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
         """Why ``item_idx`` scores for this customer (empty when the model cannot say)."""
+        self._check_fitted()
+        if not 0 <= customer_idx < self.n_customers_:
+            return []
+        return self.explain_history(self.history_[customer_idx].toarray().ravel(), item_idx)
+
+    def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
+        """Why ``item_idx`` scores for a customer with this history row (live feedback)."""
         return []
 
     def _score_rows(self, customer_idx: np.ndarray) -> np.ndarray:

@@ -120,7 +120,12 @@ class ContentBased(Recommender):
 
     def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
         self._check_fitted()
-        profile = self.profiles(np.asarray([customer_idx]))[0]
+        return self._explain_profile(self.profiles(np.asarray([customer_idx]))[0], item_idx)
+
+    def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
+        return self._explain_profile(np.asarray(history @ self.item_vectors_).ravel(), item_idx)
+
+    def _explain_profile(self, profile: np.ndarray, item_idx: int) -> list[Reason]:
         item = self.item_vectors_[item_idx]
         contrib = profile[item.indices] * item.data
         reasons = [Reason("attribute", self.feature_names_[f], float(c), self.feature_names_[f])

@@ -91,13 +91,11 @@ class EASE(Recommender):
             return np.full(histories.shape, np.nan)
         return np.asarray(histories.astype(np.float32) @ self.weights_, dtype=np.float64)
 
-    def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
-        self._check_fitted()
-        if not 0 <= customer_idx < self.n_customers_ or self.config.side == "customer":
+    def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
+        if self.config.side == "customer":
             return []
-        row = self.history_[customer_idx]
-        contributions = row.data * self.weights_[row.indices, item_idx]
-        return history_reasons(contributions, row.indices)
+        items = np.flatnonzero(history > 0)
+        return history_reasons(history[items] * self.weights_[items, item_idx], items)
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), "weights_": self.weights_}

@@ -109,6 +109,12 @@ class FallbackChain(Recommender):
                 return model.explain(customer_idx, item_idx)
         return []
 
+    def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
+        for model in self.models:
+            if not np.all(np.isnan(model.fold_in(history))):
+                return model.explain_history(history, item_idx)
+        return []
+
     def save(self, path: str | Path) -> Path:
         folder = super().save(path)
         for name, model in zip(self.model_names, self.models, strict=True):

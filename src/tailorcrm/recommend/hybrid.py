@@ -79,6 +79,7 @@ class Hybrid(Recommender):
 
         self.models = [build_model(c.kind, c.config) for c in self.config.components]
         self._explained: tuple[int, list[np.ndarray]] | None = None
+        self._explained_history: tuple[bytes, list[np.ndarray]] | None = None
 
     @classmethod
     def of(cls, models: list[tuple[Recommender, float]], normalize: Normalization = "zscore"
@@ -195,6 +196,30 @@ class Hybrid(Recommender):
                 break
             detail = self.models[self.component_names.index(name)].explain(customer_idx,
                                                                           item_idx)
+            if detail:
+                return reasons + detail
+        return reasons
+
+    def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
+        """As :meth:`explain`, for a history row (a customer's live, folded-in history)."""
+        key = history.tobytes()
+        if self._explained_history is None or self._explained_history[0] != key:
+            seen = (history > 0)[None, :]
+            rows = [normalize_rows(m.fold_in(history)[None, :], seen, self.config.normalize)[0]
+                    for m in self.models]
+            self._explained_history = (key, rows)
+        shares = {}
+        for name, w, row in zip(self.component_names, self.weights, self._explained_history[1],
+                                strict=True):
+            shares[name] = 0.0 if np.isnan(row[item_idx]) else float(w * row[item_idx])
+        order = sorted(shares, key=lambda k: -shares[k])
+        top = self.models[self.component_names.index(order[0])]
+        reasons = [Reason("model", f"top model: {top.name}", 1.0, top.name)]
+        for name in order:
+            if shares[name] <= 0:
+                break
+            model = self.models[self.component_names.index(name)]
+            detail = model.explain_history(history, item_idx)
             if detail:
                 return reasons + detail
         return reasons

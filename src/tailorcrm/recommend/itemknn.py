@@ -83,13 +83,10 @@ class ItemKNN(Recommender):
         order = np.argsort(-row.data)[:n]
         return row.indices[order], row.data[order]
 
-    def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
-        self._check_fitted()
-        if not 0 <= customer_idx < self.n_customers_:
-            return []
-        row = self.history_[customer_idx]
+    def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
+        items = np.flatnonzero(history > 0)
         col = self.similarity_[:, item_idx].toarray().ravel()
-        return history_reasons(row.data * col[row.indices], row.indices)
+        return history_reasons(history[items] * col[items], items)
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), **pack_sparse("similarity_", self.similarity_)}

@@ -121,6 +121,9 @@ class Popularity(Recommender):
         label = "trending now" if self.config.half_life_days > 0 else "popular"
         return [Reason("popular", label, 1.0, "global")]
 
+    def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
+        return self.explain(-1, item_idx)
+
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), "global_": self.global_,
                 "segment_of_": self.segment_of_, "segment_scores_": self.segment_scores_,

@@ -13,7 +13,7 @@ from scipy import sparse
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import NotFoundError
-from tailorcrm.recommend.base import ModelConfig, Recommender
+from tailorcrm.recommend.base import ModelConfig, Recommender, history_row
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.reasons import Reason
 
@@ -214,7 +214,11 @@ class Ranker:
         if source is self.fallback and not self.personalized(customer_id):
             return [Reason("popular", "popular with all customers (personalization is off)",
                            1.0, "global")]
-        raw = source.explain(customer_idx, item_idx) if customer_idx >= 0 else []
+        if customer_id in self._live:  # explain from the updated (folded-in) history
+            history = history_row(self.data, self.customer_events(customer_id), "catalog")
+            raw = source.explain_history(history, item_idx)
+        else:
+            raw = source.explain(customer_idx, item_idx) if customer_idx >= 0 else []
         if not raw and source is self.fallback:
             raw = [Reason("popular", "popular", 1.0, "global")]
         return [self._label(r, customer_id) for r in raw][: self.config.max_reasons + 1]
