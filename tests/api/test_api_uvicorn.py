@@ -1,0 +1,85 @@
+"""The main paths against a real ``tailorcrm serve`` process (uvicorn) on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_helpers import planted_rows
+
+from tailorcrm.store import Store
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def server(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """``(base_url, admin key)`` of a served tenant; the process is stopped afterwards."""
+    with Store.open(sqlite_url) as store:
+        tid = store.tenants.ensure("live")
+        _, key = store.keys.create(tid, ["admin"])
+    port = _free_port()
+    env = {**os.environ, "TAILORCRM_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from tailorcrm.cli.main import app; app()", "serve",
+         "--db", sqlite_url, "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise AssertionError(f"server did not start:\n{out}")
+            time.sleep(0.2)
+        yield base, key
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_upsert_events_train_recommend_over_http(server: tuple[str, str]) -> None:
+    base, key = server
+    customers, items, events = planted_rows()
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
+                      timeout=30) as c:
+        assert c.post("/v1/items:batch", json={"items": items}).status_code == 200
+        assert c.put("/v1/customers/c0", json={"consent_personalization": "granted"}
+                     ).status_code == 200
+        assert c.post("/v1/customers:batch", json={"customers": customers[1:]}).json()[
+            "inserted"] == len(customers) - 1
+        r = c.post("/v1/events", json=events)
+        assert r.json() == {"inserted": len(events), "duplicates": 0}
+        assert c.post("/v1/events", json=events[:3]).json() == {"inserted": 0, "duplicates": 3}
+        job = c.post("/v1/jobs/train", json={"needs": False, "segments": False}).json()
+        deadline = time.monotonic() + 240
+        while (state := c.get(f"/v1/jobs/{job['job_id']}").json())["status"] not in (
+                "succeeded", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.25)
+        assert state["status"] == "succeeded", state
+        body = c.get("/v1/customers/c0/recommendations", params={"n": 5}).json()
+        assert body["source"] == "precomputed" and body["model_version"]
+        assert len({i["item_id"] for i in body["items"]} & {f"i{i}" for i in range(10)}) >= 4
+        assert httpx.get(f"{base}/v1/customers/c0/recommendations").status_code == 401
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'tailorcrm_recommendations_total{source="precomputed"} 1.0' in metrics
