@@ -76,6 +76,7 @@ def test_hostile_expression_is_refused_at_compile_time(source: str, reason: str)
     "duration('99999999999999h') > duration('1h')",
     "timestamp('not a time') > timestamp('2020-01-01T00:00:00Z')",
     "item.categories.map(c, c + 1)",
+    "item.title.matches('(')",
     "size(item.categories.filter(c, c.nope))",
 ])
 def test_hostile_expression_fails_at_run_time_without_side_effects(source: str) -> None:
