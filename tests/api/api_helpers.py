@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from tailorcrm.api import create_app
@@ -76,3 +83,43 @@ def seed(api: Api) -> None:
                            headers=api.h("write")).status_code == 200
     assert api.client.post("/v1/events", json=events, headers=api.h("write")).json()[
         "inserted"] == len(events)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_process(sqlite_url: str, artifacts: Path) -> Iterator[tuple[str, str]]:
+    """``(base_url, admin key)`` of tenant "live" served by ``tailorcrm serve``; stopped after."""
+    with Store.open(sqlite_url) as store:
+        tid = store.tenants.ensure("live")
+        _, key = store.keys.create(tid, ["admin"])
+    port = _free_port()
+    env = {**os.environ, "TAILORCRM_ARTIFACTS_DIR": str(artifacts)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from tailorcrm.cli.main import app; app()", "serve",
+         "--db", sqlite_url, "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise AssertionError(f"server did not start:\n{out}")
+            time.sleep(0.2)
+        yield base, key
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

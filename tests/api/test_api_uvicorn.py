@@ -2,59 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import planted_rows
-
-from tailorcrm.store import Store
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from api_helpers import planted_rows, serve_process
 
 
 @pytest.fixture()
 def server(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``(base_url, admin key)`` of a served tenant; the process is stopped afterwards."""
-    with Store.open(sqlite_url) as store:
-        tid = store.tenants.ensure("live")
-        _, key = store.keys.create(tid, ["admin"])
-    port = _free_port()
-    env = {**os.environ, "TAILORCRM_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from tailorcrm.cli.main import app; app()", "serve",
-         "--db", sqlite_url, "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                raise AssertionError(f"server did not start:\n{out}")
-            time.sleep(0.2)
-        yield base, key
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve_process(sqlite_url, tmp_path / "artifacts") as served:
+        yield served
 
 
 def test_upsert_events_train_recommend_over_http(server: tuple[str, str]) -> None:
