@@ -251,9 +251,15 @@ class BulkWriter:
 
 
 # -- deferred index maintenance (SQLite bulk loads) -----------------------------------------
+# Kept up to date during a bulk load: event files come in time order, so the time index grows
+# at its end, which costs less than building it again (measured on Online Retail).
+LIVE_EVENT_INDEXES = frozenset({"ix_events_tenant_ts"})
+
+
 def event_indexes() -> list[Index]:
-    """The secondary (non-unique) indexes of the events table."""
-    return [ix for ix in cast(Table, Event.__table__).indexes if not ix.unique]
+    """The secondary events indexes a bulk load defers (non-unique, not kept live)."""
+    return [ix for ix in cast(Table, Event.__table__).indexes
+            if not ix.unique and ix.name not in LIVE_EVENT_INDEXES]
 
 
 def ensure_event_indexes(engine: Engine) -> None:
@@ -265,7 +271,7 @@ def ensure_event_indexes(engine: Engine) -> None:
 
 @contextmanager
 def deferred_event_indexes(engine: Engine, enabled: bool) -> Iterator[None]:
-    """Drop the secondary events indexes for a bulk load and build them again after it.
+    """Drop the deferrable events indexes for a bulk load and build them again after it.
 
     Building an index once by sorting is several times cheaper than updating it row by row
     (measured: a 541,909-row SQLite load takes less than half the time). The unique index on
