@@ -55,6 +55,7 @@ class FallbackChain(Recommender):
         return [f"{i}_{m.name}" for i, m in enumerate(self.models)]
 
     def fit(self, data: Dataset) -> Self:
+        self._answered: tuple[int, Recommender | None] | None = None
         for model in self.models:
             model.fit(data)
         self.history_ = training_matrix(data, "count")
@@ -104,10 +105,19 @@ class FallbackChain(Recommender):
 
     def explain(self, customer_idx: int, item_idx: int) -> list[Reason]:
         self._check_fitted()
-        for model in self.models:
-            if not np.all(np.isnan(model.score(customer_idx))):
-                return model.explain(customer_idx, item_idx)
-        return []
+        model = self._answering(customer_idx)
+        return [] if model is None else model.explain(customer_idx, item_idx)
+
+    def _answering(self, customer_idx: int) -> Recommender | None:
+        """The first model that scores this customer; remembered for the last customer,
+        since explaining a list asks about one customer once per item."""
+        cached = getattr(self, "_answered", None)  # absent on a loaded model
+        if cached is not None and cached[0] == customer_idx:
+            return cached[1]
+        found = next((m for m in self.models
+                      if not np.all(np.isnan(m.score(customer_idx)))), None)
+        self._answered = (customer_idx, found)
+        return found
 
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
         for model in self.models:

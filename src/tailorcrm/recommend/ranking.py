@@ -109,6 +109,7 @@ class Ranker:
         # row positions of each customer's events, so one customer's history is a lookup
         # rather than a scan of every event (reasons read it once per recommended item)
         self._rows_of = self.data.events.groupby("customer_id", sort=False).indices
+        self._types_cache: dict[str, dict[str, frozenset[str]]] = {}
 
     # -- exclusions ----------------------------------------------------------------------
     def _typed(self, events: pd.DataFrame, types: tuple[str, ...]) -> sparse.csr_matrix:
@@ -143,12 +144,28 @@ class Ranker:
         live = self._live.get(str(customer_id))
         return own if live is None else pd.concat([own, live], ignore_index=True)
 
+    def _history_types(self, customer_id: str) -> dict[str, frozenset[str]]:
+        """Event types per item of one customer's history, built once per customer."""
+        cached = self._types_cache.get(customer_id)
+        if cached is None:
+            ev = self.customer_events(customer_id)
+            items = ev["item_id"].astype(object).to_numpy()
+            types = ev["type"].astype(object).to_numpy()
+            found: dict[str, set[str]] = {}
+            for item, kind in zip(items, types, strict=True):
+                if item is not None and item == item:
+                    found.setdefault(str(item), set()).add(str(kind))
+            cached = {k: frozenset(v) for k, v in found.items()}
+            self._types_cache[customer_id] = cached
+        return cached
+
     def add_events(self, events: pd.DataFrame) -> None:
         """Take live events (Dataset event columns); their customers' next lists change."""
         frame = Dataset.from_events(events).events
         for customer_id, part in frame.groupby("customer_id"):
             old = self._live.get(str(customer_id))
             self._live[str(customer_id)] = part if old is None else pd.concat([old, part])
+            self._types_cache.pop(str(customer_id), None)
 
     # -- lists ---------------------------------------------------------------------------
     def personalized(self, customer_id: str) -> bool:
@@ -229,10 +246,9 @@ class Ranker:
         item = int(reason.ref)
         item_id = self.item_id(item)
         title = self._titles[item] or item_id
-        events = self.customer_events(customer_id)
-        types = events.loc[events["item_id"] == item_id, "type"]
+        types = self._history_types(customer_id).get(item_id, frozenset())
         verb = next((VERBS[t] for t in ("purchase", "add_to_cart", "rating", "click", "view")
-                     if t in set(types)), "liked")
+                     if t in types), "liked")
         return Reason("history_item", f"{verb} {title}", reason.weight, item_id)
 
 
