@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import Admin, Reader, StoreDep
+from tailorcrm.errors import ValidationError
 from tailorcrm.schema.fields import Entity, FieldSpec, FieldType
 
 router = APIRouter(tags=["schema"])
@@ -44,7 +45,11 @@ def list_fields(principal: Reader, store: StoreDep, entity: Entity) -> Any:
 @router.post("/v1/schema/{entity}/fields", response_model=FieldPublic, status_code=201)
 def add_field(principal: Admin, store: StoreDep, entity: Entity, body: FieldCreate) -> Any:
     """Add a custom field; 409 when it exists or stored values would break."""
-    spec = FieldSpec(entity=entity, **body.model_dump())
+    try:
+        spec = FieldSpec(entity=entity, **body.model_dump())
+    except TypeError as exc:  # coerce_value of a default of the wrong JSON type (e.g. a list)
+        raise ValidationError(f"default does not fit type {body.type.value!r}: {exc}",
+                              field="default") from exc
     store.fields.add(principal.tid, spec)
     return spec.model_dump(mode="json")
 
