@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tailorcrm.cli.common import console, handle_errors
+from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, open_tenant
+from tailorcrm.errors import ConfigError
 from tailorcrm.evaluation.loaders import InteractionFormat, read_interactions
 from tailorcrm.evaluation.runner import EvaluationConfig, ModelSpec, evaluate
 
@@ -21,8 +22,9 @@ DEFAULT_MODELS = "popularity,itemknn,userknn,als,ease"
 
 @handle_errors
 def evaluate_command(
-    interactions: Annotated[Path, typer.Option(
-        "--interactions", help="Events file (u.data for --format movielens, else a CSV).")],
+    interactions: Annotated[Path | None, typer.Option(
+        "--interactions", help="Events file (u.data for --format movielens, else a CSV); "
+        "without it, the tenant's stored data.")] = None,
     fmt: Annotated[str, typer.Option(
         "--format", help="movielens (tab-separated user item rating timestamp) or csv.")] = "csv",
     protocol: Annotated[str, typer.Option(
@@ -37,6 +39,10 @@ def evaluate_command(
         help="Comma-separated model kinds to evaluate.")] = DEFAULT_MODELS,
     default: Annotated[bool, typer.Option(
         "--default/--no-default", help="Also evaluate the default hybrid as 'default'.")] = True,
+    strategy: Annotated[list[str] | None, typer.Option(
+        "--strategy", help="A stored strategy of the tenant to evaluate (repeatable).")] = None,
+    db: DbOption = None,
+    tenant: TenantOption = None,
 ) -> None:
     """Split the events, fit every model on train, and score top-k lists on test."""
     config = EvaluationConfig.model_validate({
@@ -45,8 +51,23 @@ def evaluate_command(
         "models": {name: ModelSpec(kind=name)
                    for name in (m.strip() for m in models.split(",")) if name},
     })
-    events = read_interactions(interactions, _format(fmt))
-    result = evaluate(events, config, dataset=interactions.name)
+    if interactions is None and not strategy:
+        raise ConfigError("give --interactions FILE, or --strategy NAME to evaluate on the "
+                          "tenant's stored data")
+    if strategy:
+        from tailorcrm.customize.pipeline import stored_strategy_scorer
+
+        with open_tenant(db, tenant) as (store, tid):
+            scorers = {f"strategy:{name}": stored_strategy_scorer(store, tid, name)
+                       for name in strategy}
+            source = (read_interactions(interactions, _format(fmt)) if interactions
+                      else store.load_dataset(tid))
+            label = interactions.name if interactions else f"tenant:{tid}"
+            result = evaluate(source, config, dataset=label, models=scorers)
+    else:
+        assert interactions is not None
+        events = read_interactions(interactions, _format(fmt))
+        result = evaluate(events, config, dataset=interactions.name)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, indent=2) + "\n")

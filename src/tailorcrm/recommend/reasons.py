@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-ReasonKind = Literal["history_item", "attribute", "popular", "model", "similar_customers"]
+ReasonKind = Literal["history_item", "attribute", "popular", "model", "similar_customers", "rule",
+                     "need"]
 
 
 @dataclass(frozen=True)
