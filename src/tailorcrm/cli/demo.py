@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, load_settings
-from tailorcrm.cli.show import show_imports, show_needs, show_recommendations, show_segments
+from tailorcrm.cli.show import (
+    show_actions,
+    show_imports,
+    show_needs,
+    show_recommendations,
+    show_segments,
+)
 from tailorcrm.demo.config import DemoConfig
 from tailorcrm.demo.run import run_demo
 from tailorcrm.jobs.progress import rich_progress
@@ -39,12 +45,13 @@ def demo_command(
         console.print(f"[bold]demo tenant '{tenant}' in {settings.database_url}[/bold]")
         show_imports(console, result.imports)
         tid = result.tenant_id
-        with_history = [c for c in store.need_scores.top(tid, "churn", limit=2)]
-        sample = [r.customer_id for r in with_history] + result.truth["cold_start_customers"][:1]
+        at_risk = store.need_scores.top(tid, "churn", limit=2)
+        sample = [r.customer_id for r in at_risk] + result.truth["cold_start_customers"][:1]
         show_recommendations(console, store, tid, sample)
         for need in (result.train.needs if result.train else {}):
             show_needs(console, store, tid, need)
         show_segments(console, store, tid)
+        show_actions(console, store, tid, sample[:2])
         if result.train:
             console.print("timings (s): " + json.dumps(result.train.seconds))
         if serve:

@@ -69,3 +69,19 @@ def show_segments(console: Console, store: Store, tid: int) -> None:
         for segment, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
             table.add_row(segmentation, segment, f"{size:,}")
     console.print(table)
+
+
+def show_actions(console: Console, store: Store, tid: int, customer_ids: list[str]) -> None:
+    """Each customer's ranked next best actions with the rule and scores behind them."""
+    from tailorcrm.customize.nba import actions_for_customer
+
+    table = Table(title="next best actions")
+    table.add_column("customer")
+    table.add_column("action")
+    table.add_column("channel")
+    table.add_column("why", overflow="fold")
+    for cid in customer_ids:
+        for action in actions_for_customer(store, tid, cid, limit=2):
+            table.add_row(cid, action.title or action.action, action.channel,
+                          _reason_text([r.to_dict() for r in action.reasons], 2))
+    console.print(table)

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tailorcrm.customize.actions import save_catalog
+from tailorcrm.customize.strategies import save_strategy
+from tailorcrm.demo.catalog import demo_actions, demo_strategies
 from tailorcrm.demo.config import DemoConfig
 from tailorcrm.demo.generator import generate
 from tailorcrm.demo.writer import MAPPINGS, write
@@ -70,8 +73,13 @@ def run_demo(store: Store, tenant: str, work_dir: Path, artifacts: Path,
                               on_progress=on_bytes, now=now)
         progress(step, total, total)
         result.imports[entity] = imported.report
-    for need in demo_needs(config, data.truth.category_propensity):
+    needs = demo_needs(config, data.truth.category_propensity)
+    for need in needs:
         save_need(store, tid, need)
+    for strategy in demo_strategies():
+        save_strategy(store.configs, tid, strategy)
+    category = str(data.truth.category_propensity["category"])
+    save_catalog(store.configs, tid, demo_actions(needs[1].name, category))
     result.train = train_tenant(store, tid, artifacts, progress=progress)
     result.truth = {"churn_driver_signs": data.truth.churn_driver_signs,
                     "category_propensity": data.truth.category_propensity,

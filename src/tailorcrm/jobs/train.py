@@ -38,6 +38,7 @@ class TrainConfig(BaseModel):
     precompute: bool = True
     needs: bool = True
     segments: bool = True
+    strategies: bool = True
     strategy: str = "default"
     ranking: RankingConfig = Field(default_factory=RankingConfig)
 
@@ -54,6 +55,7 @@ class TrainReport(BaseModel):
     recommendation_lists: int = 0
     needs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     segmentations: dict[str, int] = Field(default_factory=dict)
+    strategies: dict[str, int] = Field(default_factory=dict)
     seconds: dict[str, float] = Field(default_factory=dict)
 
 
@@ -136,6 +138,20 @@ def train_segments(store: Store, tid: int, data: Dataset, report: TrainReport,
     progress("segments", 2, 2)
 
 
+def train_strategies(store: Store, tid: int, data: Dataset, report: TrainReport,
+                     progress: ProgressFn) -> None:
+    """Precompute every stored strategy's lists (after needs and segments, which rules read)."""
+    from tailorcrm.customize.precompute import precompute_strategy
+
+    started = time.perf_counter()
+    names = sorted({c.name for c in store.configs.list(tid, "strategy")})
+    for name in names:
+        done = precompute_strategy(store, tid, name, data=data, progress=progress)
+        report.strategies[name] = done.lists
+    if names:
+        report.seconds["strategies"] = round(time.perf_counter() - started, 3)
+
+
 def train_tenant(store: Store, tid: int, artifacts: Path, config: TrainConfig | None = None,
                  progress: ProgressFn = no_progress) -> TrainReport:
     """Run every enabled step for tenant ``tid`` and return what was stored."""
@@ -150,6 +166,8 @@ def train_tenant(store: Store, tid: int, artifacts: Path, config: TrainConfig | 
         train_needs(store, tid, data, artifacts, report, progress)
     if config.segments:
         train_segments(store, tid, data, report, progress)
+    if config.strategies:
+        train_strategies(store, tid, data, report, progress)
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     log.info("trained tenant %d in %.1fs", tid, report.seconds["total"])
     return report
