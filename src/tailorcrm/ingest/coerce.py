@@ -48,6 +48,12 @@ def clean_text(series: pd.Series, null_values: Sequence[str] = ("",)) -> pd.Seri
     if not pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
         if pd.api.types.is_bool_dtype(series.dtype):
             series = series.map({True: "true", False: "false"})
+        elif pd.api.types.is_float_dtype(series.dtype):
+            whole = series.dropna()
+            if np.isfinite(whole).all() and (whole % 1 == 0).all():
+                # integers stored as floats because of missing values (ids, counts): 101, not
+                # 101.0
+                series = series.astype("Int64")
         series = series.astype("str").where(present)
     series = series.str.strip()
     missing = series.isna()
