@@ -64,3 +64,10 @@ def test_empty_and_unusable_encodings(tmp_path: Path) -> None:
         list(read_csv_chunks(path, SourceSpec(encoding="utf-16"), 10))
     with pytest.raises(ConfigError, match="unknown encoding"):
         list(read_csv_chunks(path, SourceSpec(encoding="klingon"), 10))
+
+
+def test_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfcustomer_id,name\nc1,Ann\n")
+    chunk = next(read_csv_chunks(path, SourceSpec(), 10))
+    assert list(chunk.frame.columns) == ["customer_id", "name"]

@@ -56,6 +56,9 @@ def _read_header(stream: IO[bytes], source: SourceSpec) -> tuple[list[str], byte
     first = stream.read(READ_BYTES)
     if not first:
         raise ValidationError("the file is empty (0 bytes): nothing was imported", row=0)
+    if first.startswith(codecs.BOM_UTF8) and source.encoding.lower().replace("_", "-") in (
+            "utf-8", "utf8", "utf-8-sig"):
+        first = first[len(codecs.BOM_UTF8):]  # spreadsheet exports often start with one
     if not source.header:
         return list(source.columns), first
     while b"\n" not in first:
