@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tailorcrm import __version__
+from tailorcrm.api.deps import KeyCache
 from tailorcrm.api.errors import install_error_handlers
 from tailorcrm.api.middleware import Metrics, MetricsMiddleware, SizeLimitMiddleware
 from tailorcrm.api.routes import (
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.cache = ModelCache(opened)
     app.state.jobs = JobRunner(opened, app.state.cache, settings.artifacts_dir)
     app.state.metrics = Metrics()
+    app.state.key_cache = KeyCache()
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, top_k
 from tailorcrm.recommend.registry import load_model
 from tailorcrm.store import Store
+from tailorcrm.store.models import ModelRecord
 
 log = logging.getLogger(__name__)
 
+ACTIVE_TTL_S = 1.0  # how long a read of the active version is trusted (activation delay)
 FOLD_IN_LOOKBACK = 200  # newest events read per request to find those newer than training
 VOCAB_FILE = "vocab.json"
 
@@ -123,25 +126,28 @@ class TenantModel:
 class ModelCache:
     """The active recommender of each tenant, loaded once per version.
 
-    A request reads the active version from the registry; when it changed, one thread loads
-    the new version while the others keep serving the old one, then the entry is replaced in
-    one assignment (atomic under the GIL), so activation never fails a request.
+    A request reads the active version from the registry (at most once per
+    ``ACTIVE_TTL_S`` per tenant); when it changed, one thread loads the new version while the
+    others keep serving the old one, then the entry is replaced in one assignment (atomic under
+    the GIL), so activation never fails a request.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._entries: dict[int, TenantModel] = {}
+        self._active: dict[int, tuple[float, ModelRecord | None]] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def install(self, tid: int, entry: TenantModel) -> None:
         """Swap in a ranker built elsewhere (the training job of this process)."""
         self._entries[tid] = entry
+        self._active.pop(tid, None)  # read the registry again on the next request
         log.info("tenant %d now serves model %s", tid, entry.version)
 
     def get(self, tid: int) -> TenantModel | None:
         """The tenant's loaded active model, loading it when the version changed."""
-        active = self._store.models.active(tid, RECOMMENDER_NAME)
+        active = self._active_record(tid)
         current = self._entries.get(tid)
         if active is None:
             return current
@@ -161,6 +167,15 @@ class ModelCache:
             return entry
         finally:
             lock.release()
+
+    def _active_record(self, tid: int) -> ModelRecord | None:
+        now = time.monotonic()
+        cached = self._active.get(tid)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = self._store.models.active(tid, RECOMMENDER_NAME)
+        self._active[tid] = (now + ACTIVE_TTL_S, record)
+        return record
 
     def _load(self, tid: int, version: str, path: str, chash: str,
               trained_at: dt.datetime | None) -> TenantModel:

@@ -70,8 +70,8 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
     if strategy != DEFAULT_STRATEGY:
         return _stored_strategy(store, tid, customer_id, n, strategy)
     entry = cache.get(tid)
-    _require_customer(store, tid, entry, customer_id)
     if entry is None:
+        _require_customer(store, tid, entry, customer_id)
         raise NotFittedError("no trained recommender yet: POST /v1/jobs/train first")
     live = entry.fold_in(store, tid, customer_id)
     stored = None if live else store.recommendations.get(tid, DEFAULT_STRATEGY, customer_id)
@@ -79,6 +79,8 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
     if (stored is not None and not stored.is_stale(entry.version, entry.config_hash)
             and len(stored.items) >= n):
         return ServedList(rec_id, entry.version, "precomputed", list(stored.items[:n]))
+    if stored is None:  # a list exists only for known customers
+        _require_customer(store, tid, entry, customer_id)
     items = [r.to_dict() for r in entry.ranker.recommend(customer_id, n)]
     return ServedList(rec_id, entry.version, "online", items)
 
