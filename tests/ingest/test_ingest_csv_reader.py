@@ -71,3 +71,16 @@ def test_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbfcustomer_id,name\nc1,Ann\n")
     chunk = next(read_csv_chunks(path, SourceSpec(), 10))
     assert list(chunk.frame.columns) == ["customer_id", "name"]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 100])
+def test_multiline_values_are_records(tmp_path: Path, chunk_rows: int) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text('id,note\n1,"first line\nsecond ""quoted"" line"\n2,plain\n\n'
+                    '3,"a\r\nb"\n4,"never closed\n5,lost\n')
+    values, numbers, errors = _read(path, chunk_rows, multiline=True)
+    assert values == [["1", 'first line\nsecond "quoted" line'], ["2", "plain"],
+                      ["3", "a\r\nb"]]
+    assert numbers == [1, 2, 4]  # records, not lines; the blank line is record 3
+    assert [(r, f) for r, f, _ in errors] == [(5, "_row")]  # swallows "5,lost" too
+    assert "end of the file" in errors[0][2]

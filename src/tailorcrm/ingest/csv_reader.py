@@ -82,8 +82,24 @@ def _read_header(stream: IO[bytes], source: SourceSpec) -> tuple[list[str], byte
     return names, rest
 
 
-def _blocks(stream: IO[bytes], rest: bytes, chunk_rows: int) -> Iterator[bytes]:
-    """Blocks of ``chunk_rows`` whole lines (the last block may lack its final newline)."""
+def _record_ends(arr: np.ndarray, multiline: bool) -> np.ndarray:
+    """Positions of the newlines that end a record.
+
+    Without multi-line values every newline does. With them, a newline ends a record only
+    outside quotes: where the number of quote characters before it (from the start of ``arr``,
+    which is a record boundary) is even; an escaped quote (``""``) counts twice, so it keeps
+    the parity, as RFC 4180 intends.
+    """
+    newlines = np.flatnonzero(arr == _NL)
+    if not multiline:
+        return newlines
+    quotes = np.flatnonzero(arr == _QUOTE)
+    return newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+
+
+def _blocks(stream: IO[bytes], rest: bytes, chunk_rows: int,
+            multiline: bool) -> Iterator[bytes]:
+    """Blocks of at most ``chunk_rows`` whole records (the last may lack its final newline)."""
     pieces, lines = [rest], rest.count(b"\n")
     eof = False
     while not eof:
@@ -99,9 +115,14 @@ def _blocks(stream: IO[bytes], rest: bytes, chunk_rows: int) -> Iterator[bytes]:
             if data:
                 yield data
             return
-        cut = int(np.flatnonzero(np.frombuffer(data, np.uint8) == _NL)[chunk_rows - 1]) + 1
+        ends = _record_ends(np.frombuffer(data, np.uint8), multiline)
+        if not len(ends):  # one record longer than the block: read on
+            pieces, lines = [data], 0
+            continue
+        cut = int(ends[min(chunk_rows, len(ends)) - 1]) + 1
         yield data[:cut]
-        pieces, lines = [data[cut:]], lines - chunk_rows
+        pieces = [data[cut:]]
+        lines = pieces[0].count(b"\n")
 
 
 def _decode_column(values: pa.ChunkedArray, name: str, encoding: str, numbers: np.ndarray,
@@ -144,7 +165,8 @@ def _parse_lines(body: bytes, names: list[str], source: SourceSpec,
                                            block_size=max(len(body) // 2 + 1, 1 << 20)),
             parse_options=pacsv.ParseOptions(
                 delimiter=source.delimiter, quote_char='"' if source.quoting else False,
-                invalid_row_handler=handler, ignore_empty_lines=False),
+                invalid_row_handler=handler, ignore_empty_lines=False,
+                newlines_in_values=source.multiline),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}))
 
     table = parse(True, count)
@@ -155,17 +177,24 @@ def _parse_block(block: bytes, first_row: int, names: list[str],
                  source: SourceSpec) -> tuple[Chunk, int]:
     """Parse one block of lines whose first line is data row ``first_row``; also its lines."""
     arr = np.frombuffer(block, np.uint8)
-    newlines = np.flatnonzero(arr == _NL)
+    newlines = _record_ends(arr, source.multiline)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(block)]))
-    if block.endswith(b"\n"):
+    if len(newlines) and newlines[-1] == len(block) - 1:  # no record after the last end
         starts, ends = starts[:-1], ends[:-1]
     content_end = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
     numbers = first_row + np.arange(len(starts))
     blank = content_end == starts
     errors = RowErrors()
     broken = np.zeros(len(starts), dtype=bool)
-    if source.quoting:
+    if source.multiline:
+        # only a quote left open at the end of the file can break a record here
+        if len(starts) and (block[starts[-1]:].count(b'"') % 2 == 1):
+            broken[-1] = True
+            errors.add(int(numbers[-1]), "_row", "broken quoting: a quoted value runs to the end "
+                       "of the file", {"_line": block[starts[-1]:starts[-1] + 1000].decode(
+                           source.encoding, "backslashreplace")})
+    elif source.quoting:
         quotes = np.flatnonzero(arr == _QUOTE)
         per_line = np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)
         broken = (per_line % 2 == 1) & ~blank
@@ -213,7 +242,7 @@ def read_csv_chunks(path: Path, source: SourceSpec, chunk_rows: int,
     with raw, stream:
         names, rest = _read_header(stream, source)
         next_row = 1
-        for block in _blocks(stream, rest, chunk_rows):
+        for block in _blocks(stream, rest, chunk_rows, source.multiline and source.quoting):
             chunk, n_lines = _parse_block(block, next_row, names, source)
             next_row += n_lines
             chunk.bytes_done = raw.tell()

@@ -39,6 +39,7 @@ class SourceSpec(_Model):
     format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
     delimiter: str = Field(",", min_length=1, max_length=1)
     quoting: bool = True
+    multiline: bool = False
     header: bool = True
     columns: tuple[str, ...] = ()
     encoding: str = "utf-8"
@@ -48,6 +49,8 @@ class SourceSpec(_Model):
     def _names(self) -> SourceSpec:
         if not self.header and not self.columns:
             raise ValueError("a source without a header needs `columns`")
+        if self.multiline and not self.quoting:
+            raise ValueError("multiline values need quoting = true")
         if len(set(self.columns)) != len(self.columns):
             raise ValueError("source `columns` must be distinct")
         return self
