@@ -3,10 +3,13 @@ fold-in of events after training, similar items, feedback attribution."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from api_helpers import Api, make_api, seed
+
+from tailorcrm.serving.cache import ACTIVE_TTL_S
 
 LOW = {f"i{i}" for i in range(10)}
 HIGH = {f"i{i}" for i in range(10, 20)}
@@ -89,6 +92,7 @@ def test_new_model_version_makes_lists_stale(trained: Api) -> None:
     assert active is not None
     trained.store.models.register(trained.tid, "recommender", "copy-v2", active.kind,
                                   active.path, {}, active.config_hash, activate=True)
+    time.sleep(ACTIVE_TTL_S + 0.1)  # the server re-reads the active version once a second
     try:
         body = trained.client.get("/v1/customers/c8/recommendations?n=3",
                                   headers=trained.h("read")).json()
@@ -96,6 +100,7 @@ def test_new_model_version_makes_lists_stale(trained: Api) -> None:
         assert {i["item_id"] for i in body["items"]} <= LOW
     finally:
         trained.store.models.activate(trained.tid, "recommender", active.version)
+        time.sleep(ACTIVE_TTL_S + 0.1)
 
 
 def test_similar_items(trained: Api) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.preprocessing import normalize
+from sqlalchemy import select
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.data.vocab import Vocabulary
@@ -22,7 +23,9 @@ from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, top_k
 from tailorcrm.recommend.registry import load_model
 from tailorcrm.store import Store
+from tailorcrm.store.base import as_utc
 from tailorcrm.store.models import ModelRecord
+from tailorcrm.store.tables import Event
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +91,14 @@ class TenantModel:
         Returns True when the customer has such live events (a precomputed list is then
         out of date for them).
         """
-        records = store.events.for_customer(tid, customer_id, limit=FOLD_IN_LOOKBACK)
-        fresh = [r for r in records if self.cutoff is None or r.ts > self.cutoff]
+        stmt = select(Event.idempotency_key, Event.customer_id, Event.item_id, Event.type,
+                      Event.value, Event.ts).where(Event.tenant_id == tid,
+                                                   Event.customer_id == customer_id)
+        if self.cutoff is not None:  # UTC; SQLite stores UTC without offset, so both compare
+            stmt = stmt.where(Event.ts > self.cutoff)
+        stmt = stmt.order_by(Event.ts.desc()).limit(FOLD_IN_LOOKBACK)
+        with store.engine.connect() as conn:
+            fresh = conn.execute(stmt).all()
         if not fresh:
             return customer_id in self._folded
         with self._lock:
@@ -97,7 +106,7 @@ class TenantModel:
             new = [r for r in fresh if r.idempotency_key not in seen]
             if new:
                 frame = pd.DataFrame([{"customer_id": r.customer_id, "item_id": r.item_id,
-                                       "type": r.type, "value": r.value, "ts": r.ts}
+                                       "type": r.type, "value": r.value, "ts": as_utc(r.ts)}
                                       for r in new])
                 self.ranker.add_events(frame)
                 seen.update(r.idempotency_key for r in new)
