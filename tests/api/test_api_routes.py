@@ -138,7 +138,7 @@ def test_schema_fields(api: Api) -> None:
 
 def test_configs_versions_and_validation(api: Api) -> None:
     c = api.client
-    rules = {"filters": [{"name": "cheap", "expression": "item.price < 100.0"}]}
+    rules: dict[str, Any] = {"filters": [{"name": "cheap", "expression": "item.price < 100.0"}]}
     r = c.put("/v1/rules/shop", json=rules, headers=api.h())
     assert r.status_code == 200 and r.json()["version"] == 1
     assert c.put("/v1/rules/shop", json=rules, headers=api.h()).json()["version"] == 1  # same

@@ -21,7 +21,7 @@ def test_no_server_errors_on_generated_requests(sqlite_url: str, tmp_path: Path)
     failures: list[str] = []
     calls = {"n": 0}
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]  # an invalid schema raises here
         if operation.path in SKIP:
             continue
 
