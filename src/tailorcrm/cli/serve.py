@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from tailorcrm.cli.common import DbOption, handle_errors, load_settings
 from tailorcrm.settings import Settings
+from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,18 @@ def serve(settings: Settings, *, workers: int | None = None, log_level: str = "i
     uvicorn.run("tailorcrm.cli.serve:app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=workers or settings.workers, log_level=log_level,
                 access_log=False)
+
+
+def api_access(store: Store, tid: int, settings: Settings, customer_id: str,
+               scopes: tuple[str, ...] = ("read", "write")) -> tuple[str, str]:
+    """A new API key of tenant ``tid`` and a working ``curl`` line for one customer's list.
+
+    ``tailorcrm demo`` prints both, closes its store and then calls :func:`serve`.
+    """
+    _, secret = store.keys.create(tid, scopes, "demo")
+    url = (f"http://{settings.host}:{settings.port}/v1/customers/{customer_id}"
+           f"/recommendations?n=5")
+    return secret, f"curl -H 'Authorization: Bearer {secret}' '{url}'"
 
 
 @handle_errors
