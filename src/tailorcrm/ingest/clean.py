@@ -23,6 +23,9 @@ from tailorcrm.ingest.jsonrows import json_objects
 from tailorcrm.ingest.keys import OccurrenceCounter, content_hashes
 from tailorcrm.ingest.mapping import AttributeSpec, Mapping
 from tailorcrm.schema.fields import FieldSpec
+from tailorcrm.store.customers import parse_consent
+
+CONSENT_COLUMNS = ("consent_personalization", "consent_marketing")
 
 
 @dataclass
@@ -137,11 +140,31 @@ class Cleaner:
     def _customers(self, cols: ChunkColumns) -> CleanChunk:
         ids = self._required_id(cols, "customer_id")
         attrs = self._attributes(cols, self.mapping.attributes)
+        data: dict[str, object] = {"customer_id": ids}
+        for name in CONSENT_COLUMNS:
+            if name in self.mapping.fields:
+                data[name] = self._consent(cols, name)
         good = ~cols.bad
-        attributes = json_objects({k: v[good] for k, v in attrs.items()}, int(good.sum()))
-        result = self._finish(cols, {"customer_id": ids})
-        result.rows["attributes"] = attributes.to_numpy(zero_copy_only=False)
+        result = self._finish(cols, data)
+        result.rows["attributes"] = json_objects(
+            {k: v[good] for k, v in attrs.items()}, int(good.sum())).to_numpy(zero_copy_only=False)
         return result
+
+    def _consent(self, cols: ChunkColumns, name: str) -> pd.Series:
+        """A consent column as granted/denied/unknown (blank is unknown); others rejected."""
+        raw = cols.text(self.mapping.fields[name])
+        states: dict[str, str | None] = {}
+        for value in raw.dropna().unique():
+            try:
+                states[value] = parse_consent(value)
+            except ValueError:
+                states[value] = None
+        mapped = raw.map(states)
+        bad = raw.notna() & mapped.isna()
+        cols.reject(bad.to_numpy(bool), name,
+                    [f"{v!r} is not a consent state (granted, denied, unknown)"
+                     for v in raw[bad]])
+        return mapped.fillna("unknown")
 
     def _items(self, cols: ChunkColumns) -> CleanChunk:
         m = self.mapping

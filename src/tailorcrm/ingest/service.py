@@ -102,6 +102,7 @@ def _write(store: Store, tid: int, import_id: int, mapping: Mapping, clean: Clea
             changed = writer.events(tid, clean.rows)
         elif mapping.entity == "customers":
             changed = writer.customers(tid, clean.rows, create_only=False)
+            changed = max(changed, writer.consent(tid, clean.rows))
         else:
             changed = writer.items(tid, clean.rows, create_only=False)
         e = clean.errors

@@ -190,6 +190,40 @@ class BulkWriter:
             f"'unknown', 'unknown', now(), now() FROM _bulk_customers "
             f"ON CONFLICT (tenant_id, customer_id) {conflict}")
 
+    def consent(self, tid: int, frame: pd.DataFrame) -> int:
+        """Set the consent columns a customers import carries, stamping a consent's time when
+        its state changes. Returns how many customers' consent changed."""
+        columns = [c for c in ("consent_personalization", "consent_marketing") if c in frame]
+        if not columns:
+            return 0
+        part = frame.drop_duplicates("customer_id", keep="last")
+        states = [_objects(part[c]) for c in columns]
+        ids = _objects(part["customer_id"])
+        sqlite = self.backend == "sqlite"
+        mark = "?" if sqlite else "%s"
+        differs = "IS NOT" if sqlite else "IS DISTINCT FROM"
+        sets = ", ".join(
+            f"{c} = {mark}, {c}_at = CASE WHEN {c} {differs} {mark} THEN {mark} ELSE {c}_at END"
+            for c in columns)
+        changed = " OR ".join(f"{c} {differs} {mark}" for c in columns)
+        sql = (f"UPDATE customers SET {sets} WHERE tenant_id = {mark} AND customer_id = {mark} "
+               f"AND ({changed})")
+        now: Any = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else utcnow()
+        params = []
+        for i, cid in enumerate(ids):
+            row: list[Any] = []
+            for values in states:
+                row += [values[i], values[i], now]
+            row += [tid, cid, *(values[i] for values in states)]
+            params.append(tuple(row))
+        if sqlite:
+            before = self._dbapi.total_changes
+            self._dbapi.executemany(sql, params)
+            return int(self._dbapi.total_changes - before)
+        with self._dbapi.cursor() as cur:
+            cur.executemany(sql, params)
+            return max(int(cur.rowcount), 0)
+
     # -- items -------------------------------------------------------------------------
     def items(self, tid: int, frame: pd.DataFrame, *, create_only: bool) -> int:
         """Upsert items; with ``create_only`` (items an events import references) existing
