@@ -45,8 +45,7 @@ def demo_command(
         console.print(f"[bold]demo tenant '{tenant}' in {settings.database_url}[/bold]")
         show_imports(console, result.imports)
         tid = result.tenant_id
-        at_risk = store.need_scores.top(tid, "churn", limit=2)
-        sample = [r.customer_id for r in at_risk] + result.truth["cold_start_customers"][:1]
+        sample = _sample_customers(store, tid) + result.truth["cold_start_customers"][:1]
         show_recommendations(console, store, tid, sample)
         for need in (result.train.needs if result.train else {}):
             show_needs(console, store, tid, need)
@@ -59,6 +58,15 @@ def demo_command(
                           "results above are stored in the database[/yellow]")
     finally:
         store.close()
+
+
+def _sample_customers(store: Store, tid: int, n: int = 2) -> list[str]:
+    """Customers worth a salesperson's call: RFM 'at risk' (valuable, fading) with the highest
+    churn scores; any high churn scores when that segment is empty."""
+    at_risk = set(store.segments.members(tid, "rfm", "at_risk"))
+    scores = store.need_scores.top(tid, "churn", limit=5000)
+    chosen = [r.customer_id for r in scores if r.customer_id in at_risk][:n]
+    return chosen or [r.customer_id for r in scores[:n]]
 
 
 @handle_errors
