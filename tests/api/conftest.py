@@ -1,4 +1,4 @@
-"""Fixtures of the API tests: a fresh app over a real SQLite file."""
+"""Fixtures of the API tests: a fresh app over a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from api_helpers import Api, make_api
 
 
 @pytest.fixture()
-def api(sqlite_url: str, tmp_path: Path) -> Iterator[Api]:
-    """A fresh API over a real SQLite file."""
-    made = make_api(sqlite_url, tmp_path / "artifacts", max_request_bytes=200_000)
+def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
+    """A fresh API over a real SQLite file, and over PostgreSQL when one is available."""
+    made = make_api(database_url, tmp_path / "artifacts", max_request_bytes=200_000)
     yield made
     made.store.close()

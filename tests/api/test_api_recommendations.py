@@ -56,15 +56,21 @@ def test_longer_list_than_precomputed_is_scored_online(trained: Api) -> None:
 
 
 def test_stale_config_hash_falls_back_to_online(trained: Api) -> None:
-    stored = trained.store.recommendations.get(trained.tid, "default", "c4")
-    assert stored is not None
-    trained.store.recommendations.replace(trained.tid, "default", [
-        {"customer_id": "c4", "model_version": stored.model_version, "config_hash": "other",
-         "items": [{"item_id": "i19", "score": 1.0, "reasons": []}]}])
-    body = trained.client.get("/v1/customers/c4/recommendations?n=3",
-                              headers=trained.h("read")).json()
-    assert body["source"] == "online"
-    assert {i["item_id"] for i in body["items"]} <= LOW
+    lists = trained.store.recommendations
+    saved = [lists.get(trained.tid, "default", f"c{c}") for c in range(40)]
+    rows = [r.model_dump() for r in saved if r is not None]
+    assert len(rows) == 40
+    stale = [{**r, "config_hash": "other", "items": [{"item_id": "i19", "score": 1.0,
+                                                     "reasons": []}]}
+             if r["customer_id"] == "c4" else r for r in rows]
+    lists.replace(trained.tid, "default", stale)
+    try:
+        body = trained.client.get("/v1/customers/c4/recommendations?n=3",
+                                  headers=trained.h("read")).json()
+        assert body["source"] == "online"
+        assert {i["item_id"] for i in body["items"]} <= LOW
+    finally:
+        lists.replace(trained.tid, "default", rows)
 
 
 def test_events_after_training_are_folded_in(trained: Api) -> None:
@@ -142,3 +148,15 @@ def test_named_strategy_needs_fresh_precomputed_lists(trained: Api) -> None:
 def test_segments_after_training(trained: Api) -> None:
     segs = trained.client.get("/v1/segments", headers=trained.h("read")).json()["segmentations"]
     assert sum(segs["rfm"].values()) == 40
+
+
+def test_without_reasons_the_same_list_is_served(trained: Api) -> None:
+    c, h = trained.client, trained.h("read")
+    full = c.get("/v1/customers/c12/recommendations?n=15", headers=h).json()
+    lean = c.get("/v1/customers/c12/recommendations?n=15&reasons=false", headers=h).json()
+    assert full["source"] == lean["source"] == "online"
+    assert [i["item_id"] for i in lean["items"]] == [i["item_id"] for i in full["items"]]
+    assert all(i["reasons"] == [] for i in lean["items"])
+    assert all(i["reasons"] for i in full["items"])
+    cached = c.get("/v1/customers/c14/recommendations?n=5&reasons=false", headers=h).json()
+    assert cached["source"] == "precomputed" and all(i["reasons"] == [] for i in cached["items"])

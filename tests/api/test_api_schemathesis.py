@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 SKIP = {"/v1/jobs/train"}  # each case would start a training thread; covered elsewhere
 
 
-def test_no_server_errors_on_generated_requests(sqlite_url: str, tmp_path: Path) -> None:
-    api = make_api(sqlite_url, tmp_path / "artifacts", max_request_bytes=100_000)
+def test_no_server_errors_on_generated_requests(database_url: str, tmp_path: Path) -> None:
+    api = make_api(database_url, tmp_path / "artifacts", max_request_bytes=100_000)
     seed(api)
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app)
     headers = api.h("admin")

@@ -79,11 +79,25 @@ class TenantModel:
     _folded: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _item_sim: sparse.csc_matrix | None = field(default=None, repr=False)
+    _lean: Ranker | None = field(default=None, repr=False)
 
     @property
     def data(self) -> Dataset:
         """The Dataset the ranker was built on."""
         return self.ranker.data
+
+    def lean_ranker(self) -> Ranker:
+        """The same ranker without reasons (explanations cost most of an online list).
+
+        It shares the live events of :attr:`ranker`, so fold-in reaches both.
+        """
+        if self._lean is None:
+            base = self.ranker
+            lean = Ranker(base.model, base.data,
+                          base.config.model_copy(update={"max_reasons": 0}), base.fallback)
+            lean._live = base._live  # one live-event store for both rankers
+            self._lean = lean
+        return self._lean
 
     def fold_in(self, store: Store, tid: int, customer_id: str) -> bool:
         """Hand the customer's stored events newer than the data to the ranker.

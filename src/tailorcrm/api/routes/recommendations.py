@@ -91,10 +91,14 @@ def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep, req
                         customer_id: str = CustomerId,
                         n: int = Query(10, ge=1, le=100),
                         strategy: str = Query(service.DEFAULT_STRATEGY, min_length=1,
-                                              max_length=100)) -> Any:
+                                              max_length=100),
+                        reasons: bool = Query(True, description="False leaves reasons out "
+                                                                "(online lists are faster)."),
+                        ) -> Any:
     """The customer's top ``n`` with reasons: precomputed when fresh, else scored online with
     the events that arrived after training folded in."""
-    served = service.recommend(store, cache, principal.tid, customer_id, n=n, strategy=strategy)
+    served = service.recommend(store, cache, principal.tid, customer_id, n=n, strategy=strategy,
+                               reasons=reasons)
     request.app.state.metrics.recommendations.labels(served.source).inc()
     return RecommendationsPublic(recommendation_id=served.recommendation_id,
                                  model_version=served.model_version, source=served.source,
