@@ -214,5 +214,7 @@ class ModelCache:
                         "popularity until the next training run", tid, version)
             model = Popularity().fit(data)
         ranking = RankingConfig()
-        return TenantModel(version, chash or config_hash(ranking), Ranker(model, data, ranking),
-                           cutoff=trained_at, degraded=degraded)
+        entry = TenantModel(version, chash or config_hash(ranking), Ranker(model, data, ranking),
+                            cutoff=trained_at, degraded=degraded)
+        entry.lean_ranker()  # built before the swap, not by the first request after it
+        return entry

@@ -64,8 +64,9 @@ def train_and_swap(store: Store, cache: ModelCache, tid: int, artifacts: Path,
         version = report.recommender_version
         assert version is not None
         save_vocab(store.models.get(tid, RECOMMENDER_NAME, version).path, data)
-        cache.install(tid, TenantModel(version, config_hash(config.ranking), ranker,
-                                       cutoff=cutoff))
+        entry = TenantModel(version, config_hash(config.ranking), ranker, cutoff=cutoff)
+        entry.lean_ranker()
+        cache.install(tid, entry)
     if config.needs:
         train_needs(store, tid, data, artifacts, report, progress)
     if config.segments:
