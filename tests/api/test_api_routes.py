@@ -204,3 +204,13 @@ def test_health_ready_metrics(api: Api) -> None:
 def test_job_of_unknown_id_is_not_found(api: Api) -> None:
     r = api.client.get("/v1/jobs/nope", headers=api.h("read"))
     assert r.status_code == 404
+
+
+def test_values_the_database_refuses_are_422(api: Api) -> None:
+    r = api.client.post("/v1/customers:batch", json={"customers": [{"customer_id": "a\x00b"}]},
+                        headers=api.h("write"))
+    if api.store.backend == "postgresql":  # PostgreSQL text cannot hold NUL
+        assert r.status_code == 422, r.text
+        _error(r.json(), "validation_error")
+    else:
+        assert r.status_code == 200

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from tailorcrm.errors import TailorCRMError
@@ -47,6 +48,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # config documents (strategies, rules, actions) are validated by their domain models
         return JSONResponse(error_body("validation_error", "the document is invalid",
                                        errors=_problems(exc.errors())), status_code=422)
+
+    @app.exception_handler(DataError)
+    async def value_refused(request: Request, exc: DataError) -> JSONResponse:
+        # values the database cannot hold (e.g. NUL characters in PostgreSQL text)
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        return JSONResponse(error_body("validation_error",
+                                       f"the database refused a value: {reason}"),
+                            status_code=422)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
