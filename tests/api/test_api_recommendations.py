@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from api_helpers import Api, make_api, seed
@@ -160,3 +161,22 @@ def test_without_reasons_the_same_list_is_served(trained: Api) -> None:
     assert all(i["reasons"] for i in full["items"])
     cached = c.get("/v1/customers/c14/recommendations?n=5&reasons=false", headers=h).json()
     assert cached["source"] == "precomputed" and all(i["reasons"] == [] for i in cached["items"])
+
+
+def test_fold_in_on_every_backend(database_url: str, tmp_path: Path) -> None:
+    api = make_api(database_url, tmp_path / "artifacts")
+    try:
+        seed(api)
+        job = api.client.post("/v1/jobs/train", json={"needs": False, "segments": False},
+                              headers=api.h("write")).json()
+        assert api.wait_job(job["job_id"])["status"] == "succeeded"
+        api.client.put("/v1/customers/late", json={}, headers=api.h("write"))
+        api.client.post("/v1/events", json=[
+            {"customer_id": "late", "item_id": f"i{i}", "type": "purchase"} for i in (2, 4, 6)],
+            headers=api.h("write"))
+        body = api.client.get("/v1/customers/late/recommendations?n=4",
+                              headers=api.h("read")).json()
+        ids = {i["item_id"] for i in body["items"]}
+        assert body["source"] == "online" and len(ids & LOW) >= 3, body
+    finally:
+        api.store.close()
