@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from api_helpers import Api
@@ -97,6 +98,22 @@ def test_request_validation_and_unknown_routes_use_one_shape(api: Api) -> None:
 def test_body_size_limit(api: Api) -> None:
     big = [{"customer_id": f"c{i}", "item_id": "i", "type": "view"} for i in range(4000)]
     r = api.client.post("/v1/events", json=big, headers=api.h("write"))
+    assert r.status_code == 413
+    _error(r.json(), "too_large")
+    assert api.store.events.count(api.tid) == 0
+
+
+def test_body_size_limit_without_content_length(api: Api) -> None:
+    chunk = b'{"customer_id": "c", "item_id": "i", "type": "view"},' * 1000
+
+    def stream() -> Iterator[bytes]:  # chunked: no Content-Length to trust
+        yield b"["
+        for _ in range(10):
+            yield chunk
+        yield b'{"customer_id": "c", "item_id": "i", "type": "view"}]'
+
+    r = api.client.post("/v1/events", content=stream(),
+                        headers={**api.h("write"), "Content-Type": "application/json"})
     assert r.status_code == 413
     _error(r.json(), "too_large")
     assert api.store.events.count(api.tid) == 0
