@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, load_settings
+from tailorcrm.cli.serve import api_access
+from tailorcrm.cli.serve import serve as serve_api
 from tailorcrm.cli.show import (
     show_actions,
     show_imports,
@@ -54,10 +56,14 @@ def demo_command(
         if result.train:
             console.print("timings (s): " + json.dumps(result.train.seconds))
         if serve:
-            console.print("[yellow]serving arrives with the REST API; "
-                          "results above are stored in the database[/yellow]")
+            secret, curl = api_access(store, tid, settings, sample[0])
+            console.print(f"\n[bold]API key[/bold] (read, write): {secret}")
+            console.print(f"[bold]try[/bold]: {curl}")
+            console.print(f"OpenAPI: http://{settings.host}:{settings.port}/docs  (Ctrl-C stops)")
     finally:
         store.close()
+    if serve:
+        serve_api(settings)
 
 
 def _sample_customers(store: Store, tid: int, n: int = 2) -> list[str]:

@@ -4,6 +4,24 @@ from __future__ import annotations
 
 import typer
 
+from tailorcrm.cli import (
+    actions,
+    db,
+    demo,
+    demo_data,
+    evaluate,
+    export,
+    imports,
+    keys,
+    needs,
+    recommend,
+    rules,
+    schema,
+    serve,
+    strategies,
+    tenants,
+)
+
 app = typer.Typer(
     name="tailorcrm",
     help="Personalization and per-organization customization for any CRM.",
@@ -11,23 +29,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Command groups register themselves here, one line each (see tailorcrm/cli/*.py).
-app.add_typer(__import__("tailorcrm.cli.db", fromlist=["_"]).app, name="db")
-app.add_typer(__import__("tailorcrm.cli.tenants", fromlist=["_"]).app, name="tenants")
-app.add_typer(__import__("tailorcrm.cli.keys", fromlist=["_"]).app, name="keys")
-app.add_typer(__import__("tailorcrm.cli.schema", fromlist=["_"]).app, name="schema")
-app.command("evaluate")(__import__("tailorcrm.cli.evaluate", fromlist=["_"]).evaluate_command)
-app.command("demo-data")(__import__("tailorcrm.cli.demo_data", fromlist=["_"]).demo_data_command)
-app.add_typer(__import__("tailorcrm.cli.needs", fromlist=["_"]).app, name="needs")
-app.add_typer(__import__("tailorcrm.cli.rules", fromlist=["_"]).app, name="rules")
-app.add_typer(__import__("tailorcrm.cli.strategies", fromlist=["_"]).app, name="strategies")
-app.add_typer(__import__("tailorcrm.cli.actions", fromlist=["_"]).app, name="actions")
-app.add_typer(__import__("tailorcrm.cli.export", fromlist=["_"]).app, name="export")
-app.command("demo")(__import__("tailorcrm.cli.demo", fromlist=["_"]).demo_command)
-app.command("train")(__import__("tailorcrm.cli.demo", fromlist=["_"]).train_command)
-app.add_typer(__import__("tailorcrm.cli.imports", fromlist=["_"]).app, name="import")
-app.command("serve")(__import__("tailorcrm.cli.serve", fromlist=["_"]).serve_command)
-app.add_typer(__import__("tailorcrm.cli.recommend", fromlist=["_"]).app, name="recommend")
+# data and set-up
+app.add_typer(db.app, name="db")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(keys.app, name="keys")
+app.add_typer(schema.app, name="schema")
+app.add_typer(imports.app, name="import")
+app.command("demo-data")(demo_data.demo_data_command)
+# offline jobs and analysis
+app.command("demo")(demo.demo_command)
+app.command("train")(demo.train_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.add_typer(recommend.app, name="recommend")
+app.add_typer(needs.app, name="needs")
+# customization
+app.add_typer(rules.app, name="rules")
+app.add_typer(strategies.app, name="strategies")
+app.add_typer(actions.app, name="actions")
+app.add_typer(export.app, name="export")
+# serving
+app.command("serve")(serve.serve_command)
 
 
 def main() -> None:  # pragma: no cover - console entry

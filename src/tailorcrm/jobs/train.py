@@ -72,11 +72,14 @@ def _version() -> str:
 def train_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
                       config: TrainConfig, report: TrainReport, progress: ProgressFn) -> Ranker:
     """Fit the default recommender, save and activate it, and precompute every list."""
+    from tailorcrm.serving.cache import save_vocab  # serving reads this job's names
+
     started = time.perf_counter()
     progress("recommender: fit", 0, 1)
     model = default_recommender().fit(data)
     version = _version()
     path = model.save(artifacts / f"tenant-{tid}" / "recommender" / version)
+    save_vocab(path, data)  # lets the server line up data that grows after training
     chash = config_hash(config.ranking)
     store.models.register(tid, RECOMMENDER_NAME, version, model.name, str(path), {},
                           chash, activate=True)
