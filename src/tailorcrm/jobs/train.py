@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +78,17 @@ def train_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
     started = time.perf_counter()
     progress("recommender: fit", 0, 1)
     model = default_recommender().fit(data)
+    fit_seconds = round(time.perf_counter() - started, 3)
     version = _version()
     path = model.save(artifacts / f"tenant-{tid}" / "recommender" / version)
     save_vocab(path, data)  # lets the server line up data that grows after training
     chash = config_hash(config.ranking)
-    store.models.register(tid, RECOMMENDER_NAME, version, model.name, str(path), {},
+    stats = {"fit_seconds": fit_seconds, "customers": data.n_customers, "items": data.n_items,
+             "events": len(data.events)}
+    store.models.register(tid, RECOMMENDER_NAME, version, model.name, str(path), stats,
                           chash, activate=True)
     report.recommender_version = version
-    report.seconds["recommender_fit"] = round(time.perf_counter() - started, 3)
+    report.seconds["recommender_fit"] = fit_seconds
     progress("recommender: fit", 1, 1)
     ranker = Ranker(model, data, config.ranking)
     if config.precompute:
@@ -156,15 +160,22 @@ def train_strategies(store: Store, tid: int, data: Dataset, report: TrainReport,
 
 
 def train_tenant(store: Store, tid: int, artifacts: Path, config: TrainConfig | None = None,
-                 progress: ProgressFn = no_progress) -> TrainReport:
-    """Run every enabled step for tenant ``tid`` and return what was stored."""
+                 progress: ProgressFn = no_progress,
+                 on_ranker: Callable[[Ranker, str], None] | None = None) -> TrainReport:
+    """Run every enabled step for tenant ``tid`` and return what was stored.
+
+    ``on_ranker`` receives the fresh ranker and its model version as soon as the recommender
+    is trained (a server installs it without reloading the artifact).
+    """
     config = config or TrainConfig()
     started = time.perf_counter()
     data = store.load_dataset(tid)
     report = TrainReport(customers=data.n_customers, items=data.n_items, events=len(data.events))
     report.seconds["load"] = round(time.perf_counter() - started, 3)
     if config.recommend:
-        train_recommender(store, tid, data, artifacts, config, report, progress)
+        ranker = train_recommender(store, tid, data, artifacts, config, report, progress)
+        if on_ranker is not None and report.recommender_version is not None:
+            on_ranker(ranker, report.recommender_version)
     if config.needs:
         train_needs(store, tid, data, artifacts, report, progress)
     if config.segments:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Literal
@@ -13,16 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.errors import NotFoundError, TailorCRMError
-from tailorcrm.jobs.train import (
-    RECOMMENDER_NAME,
-    TrainConfig,
-    TrainReport,
-    config_hash,
-    train_needs,
-    train_recommender,
-    train_segments,
-)
-from tailorcrm.serving.cache import ModelCache, TenantModel, save_vocab
+from tailorcrm.jobs.train import TrainConfig, TrainReport, config_hash, train_tenant
+from tailorcrm.recommend.ranking import Ranker
+from tailorcrm.serving.cache import ModelCache, TenantModel
 from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,24 +47,14 @@ def train_and_swap(store: Store, cache: ModelCache, tid: int, artifacts: Path,
     def progress(step: str, done: int, total: int | None) -> None:
         job.step, job.done, job.total = step, done, total
 
-    started = time.perf_counter()
     cutoff = dt.datetime.now(dt.UTC)
-    data = store.load_dataset(tid)
-    report = TrainReport(customers=data.n_customers, items=data.n_items, events=len(data.events))
-    if config.recommend:
-        ranker = train_recommender(store, tid, data, artifacts, config, report, progress)
-        version = report.recommender_version
-        assert version is not None
-        save_vocab(store.models.get(tid, RECOMMENDER_NAME, version).path, data)
+
+    def install(ranker: Ranker, version: str) -> None:
         entry = TenantModel(version, config_hash(config.ranking), ranker, cutoff=cutoff)
         entry.lean_ranker()
         cache.install(tid, entry)
-    if config.needs:
-        train_needs(store, tid, data, artifacts, report, progress)
-    if config.segments:
-        train_segments(store, tid, data, report, progress)
-    report.seconds["total"] = round(time.perf_counter() - started, 3)
-    return report
+
+    return train_tenant(store, tid, artifacts, config, progress, on_ranker=install)
 
 
 class JobRunner:
