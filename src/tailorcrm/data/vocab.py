@@ -15,11 +15,12 @@ class Vocabulary:
     saved with one vocabulary line up again after a reload.
     """
 
-    __slots__ = ("_index",)
+    __slots__ = ("_index", "_lookup")
 
     def __init__(self, ids: Iterable[object]) -> None:
         values = pd.Index(pd.unique(pd.Series(list(ids), dtype=object).dropna().astype(str)))
         self._index = values.sort_values()
+        self._lookup: dict[str, int] | None = None  # built on the first single-id look-up
 
     @classmethod
     def union(cls, *vocabs_or_ids: Iterable[object]) -> Vocabulary:
@@ -49,8 +50,11 @@ class Vocabulary:
 
     def index_of(self, external_id: object) -> int:
         """Index of one id, ``-1`` if unknown."""
-        loc = self._index.get_indexer(pd.Index([str(external_id)]))[0]
-        return int(loc)
+        if self._lookup is None:
+            # serving looks ids up one at a time; a dict answers in O(1) where building a
+            # one-element pandas Index per call costs about half a millisecond
+            self._lookup = {str(v): i for i, v in enumerate(self._index)}
+        return self._lookup.get(str(external_id), -1)
 
     def id(self, idx: int) -> str:
         """External id of one index."""
