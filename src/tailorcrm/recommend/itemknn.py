@@ -68,6 +68,7 @@ class ItemKNN(Recommender):
             popularity = np.maximum(np.asarray((X > 0).sum(axis=0)).ravel(), 1.0)
             sim = sparse.csr_matrix(sim @ sparse.diags(popularity ** -cfg.pop_beta))
         self.similarity_ = sim
+        self._similarity_csc: sparse.csc_matrix | None = None
         self.history_ = X
         self.n_customers_, self.n_items_ = X.shape
         log.debug("item-kNN: %d similarities kept", sim.nnz)
@@ -85,8 +86,18 @@ class ItemKNN(Recommender):
 
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
         items = np.flatnonzero(history > 0)
-        col = self.similarity_[:, item_idx].toarray().ravel()
-        return history_reasons(history[items] * col[items], items)
+        return history_reasons(history[items] * self._similarity_to(item_idx)[items], items)
+
+    def _similarity_to(self, item_idx: int) -> np.ndarray:
+        """Column ``item_idx`` of the similarities, dense. A CSR column slice scans every
+        stored value; a CSC copy (built once) reads just that column's."""
+        csc = getattr(self, "_similarity_csc", None)
+        if csc is None:
+            csc = self._similarity_csc = self.similarity_.tocsc()
+        start, end = csc.indptr[item_idx], csc.indptr[item_idx + 1]
+        col = np.zeros(self.similarity_.shape[0])
+        col[csc.indices[start:end]] = csc.data[start:end]
+        return col
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), **pack_sparse("similarity_", self.similarity_)}
@@ -94,3 +105,4 @@ class ItemKNN(Recommender):
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(arrays)
         self.similarity_ = unpack_sparse("similarity_", arrays)
+        self._similarity_csc = None
