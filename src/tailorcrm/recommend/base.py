@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -224,3 +226,23 @@ def unpack_sparse(prefix: str, arrays: dict[str, np.ndarray]) -> sparse.csr_matr
         (arrays[f"{prefix}data"], arrays[f"{prefix}indices"], arrays[f"{prefix}indptr"]),
         shape=shape,
     )
+
+
+def save_parts(folder: Path, names: Sequence[str], models: Sequence[Recommender]) -> None:
+    """Save a composite's models, one sub-folder each (hybrids and fallback chains)."""
+    for name, model in zip(names, models, strict=True):
+        sub = folder / name
+        if sub.exists():
+            shutil.rmtree(sub)
+        model.save(sub)
+
+
+def load_parts(folder: str | Path, names: Sequence[str], kinds: Sequence[str],
+               owner: str) -> list[Recommender]:
+    """Load the models :func:`save_parts` wrote; ConfigError if their kinds do not match."""
+    from tailorcrm.recommend.registry import load_model  # the registry imports this module
+
+    models = [load_model(Path(folder) / n) for n in names]
+    if any(m.name != k for m, k in zip(models, kinds, strict=True)):
+        raise ConfigError(f"models saved at {folder} do not match the {owner} config")
+    return models

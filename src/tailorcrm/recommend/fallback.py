@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, Self
 
@@ -11,8 +10,13 @@ import pandas as pd
 from pydantic import Field
 
 from tailorcrm.data.dataset import Dataset
-from tailorcrm.errors import ConfigError
-from tailorcrm.recommend.base import ModelConfig, Recommender, training_matrix
+from tailorcrm.recommend.base import (
+    ModelConfig,
+    Recommender,
+    load_parts,
+    save_parts,
+    training_matrix,
+)
 from tailorcrm.recommend.hybrid import ComponentSpec
 from tailorcrm.recommend.reasons import Reason
 
@@ -127,19 +131,12 @@ class FallbackChain(Recommender):
 
     def save(self, path: str | Path) -> Path:
         folder = super().save(path)
-        for name, model in zip(self.model_names, self.models, strict=True):
-            sub = folder / name
-            if sub.exists():
-                shutil.rmtree(sub)
-            model.save(sub)
+        save_parts(folder, self.model_names, self.models)
         return folder
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        from tailorcrm.recommend.registry import load_model
-
         chain = super().load(path)
-        chain.models = [load_model(Path(path) / n) for n in chain.model_names]
-        if any(m.name != c.kind for m, c in zip(chain.models, chain.config.models, strict=True)):
-            raise ConfigError(f"models saved at {path} do not match the chain config")
+        chain.models = load_parts(path, chain.model_names,
+                                  [c.kind for c in chain.config.models], "chain")
         return chain

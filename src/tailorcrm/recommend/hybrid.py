@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -13,8 +12,14 @@ import pandas as pd
 from pydantic import Field
 
 from tailorcrm.data.dataset import Dataset
-from tailorcrm.errors import ConfigError, InsufficientDataError
-from tailorcrm.recommend.base import ModelConfig, Recommender, training_matrix
+from tailorcrm.errors import InsufficientDataError
+from tailorcrm.recommend.base import (
+    ModelConfig,
+    Recommender,
+    load_parts,
+    save_parts,
+    training_matrix,
+)
 from tailorcrm.recommend.reasons import Reason
 
 log = logging.getLogger(__name__)
@@ -227,21 +232,12 @@ class Hybrid(Recommender):
     # -- persistence: one sub-folder per component ----------------------------------------
     def save(self, path: str | Path) -> Path:
         folder = super().save(path)
-        for name, model in zip(self.component_names, self.models, strict=True):
-            sub = folder / name
-            if sub.exists():
-                shutil.rmtree(sub)
-            model.save(sub)
+        save_parts(folder, self.component_names, self.models)
         return folder
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        from tailorcrm.recommend.registry import load_model
-
         hybrid = super().load(path)
-        folder = Path(path)
-        hybrid.models = [load_model(folder / n) for n in hybrid.component_names]
-        if any(m.name != c.kind for m, c in zip(hybrid.models, hybrid.config.components,
-                                                  strict=True)):
-            raise ConfigError(f"components saved at {path} do not match the hybrid config")
+        hybrid.models = load_parts(path, hybrid.component_names,
+                                   [c.kind for c in hybrid.config.components], "hybrid")
         return hybrid
