@@ -72,6 +72,9 @@ def test_retrain_and_reactivation_under_load_fail_no_request(sqlite_url: str,
                 while (versions[-1:] != [v1] or len(versions) < 50) and \
                         time.monotonic() < deadline:
                     time.sleep(0.2)
+                # requests already in flight at the swap may still answer with v2; let them
+                # land, so the last answers are from requests sent after the re-activation
+                time.sleep(1.0)
         finally:
             stop.set()
             for t in threads:

@@ -164,7 +164,7 @@ class Cleaner:
         cols.reject(bad.to_numpy(bool), name,
                     [f"{v!r} is not a consent state (granted, denied, unknown)"
                      for v in raw[bad]])
-        return mapped.fillna("unknown")
+        return mapped.astype(object).where(mapped.notna(), "unknown")
 
     def _items(self, cols: ChunkColumns) -> CleanChunk:
         m = self.mapping
