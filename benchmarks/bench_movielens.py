@@ -8,7 +8,6 @@ Peers run in the same process on the same binary train matrix with their library
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -21,6 +20,7 @@ import numpy as np
 from scipy import linalg, sparse
 from threadpoolctl import threadpool_limits
 
+from results_io import machine, write_results
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.evaluation.loaders import read_movielens
 from tailorcrm.evaluation.runner import EvaluationConfig, ModelSpec, Scorer, evaluate, split
@@ -206,10 +206,8 @@ def main() -> int:
     if default_error:
         result["default_error"] = default_error
     result["command"] = COMMAND
-    result["machine"] = {"cores": os.cpu_count(), "python": platform.python_version()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / f"{NAME}.md").write_text(_markdown(result))
+    result["machine"] = machine()
+    write_results(NAME, result, _markdown(result))
     sys.stdout.write(_markdown(result))
     return 0
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from results_io import write_results
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.needs.definitions import PropensityNeed
 from tailorcrm.needs.model import ModelConfig, NeedModel
@@ -136,9 +137,7 @@ def main() -> int:
         log.error("missing %s (set TAILORCRM_DATA_DIR)", CSV)
         return 1
     result = run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / f"{NAME}.md").write_text(markdown(result))
+    write_results(NAME, result, markdown(result))
     log.info("%s", json.dumps(result["models"]))
     return 0
 

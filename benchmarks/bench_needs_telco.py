@@ -28,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from results_io import write_results
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.ingest.mapping import load_mapping
 from tailorcrm.ingest.service import run_import
@@ -159,9 +160,7 @@ def main() -> int:
         log.error("missing %s (set TAILORCRM_DATA_DIR)", CSV)
         return 1
     result = run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / f"{NAME}.md").write_text(markdown(result))
+    write_results(NAME, result, markdown(result))
     log.info("%s", json.dumps(result["models"]["default"]))
     return 0
 

@@ -11,10 +11,8 @@ hit); evaluated: customers with purchases before the cut-off.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from results_io import machine, write_results
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.evaluation.runner import EvaluationConfig, ModelSpec, Scorer, evaluate
 
@@ -121,10 +120,8 @@ def main() -> int:
     if default_error:
         result["default_error"] = default_error
     result["command"] = COMMAND
-    result["machine"] = {"cores": os.cpu_count(), "python": platform.python_version()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / f"{NAME}.md").write_text(_markdown(result))
+    result["machine"] = machine()
+    write_results(NAME, result, _markdown(result))
     sys.stdout.write(_markdown(result))
     return 0
 

@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from results_io import machine, write_results
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.evaluation.loaders import read_movielens
 from tailorcrm.evaluation.memory import PeakMemory
@@ -167,11 +167,9 @@ def main() -> int:
         "models": {"tailorcrm biased_mf": _summary(ours)}
         | {name: _summary(runs) for name, runs in peers.items()},
         "published_rmse": PUBLISHED_RMSE, "command": COMMAND,
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / f"{NAME}.md").write_text(_markdown(result))
+    write_results(NAME, result, _markdown(result))
     sys.stdout.write(_markdown(result))
     return 0
 
