@@ -22,7 +22,8 @@ MARK = "SECRET-OF-B"
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 ADMIN_ONLY = {("POST", "/v1/schema/{entity}/fields"), ("DELETE", "/v1/schema/{entity}/fields"),
               ("PUT", "/v1/strategies/{name}"), ("PUT", "/v1/rules/{name}"),
-              ("PUT", "/v1/actions/{name}")}
+              ("PUT", "/v1/actions/{name}"), ("DELETE", "/v1/events/{idempotency_key}"),
+              ("POST", "/v1/events:delete")}
 BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/customers/{customer_id}"): {"attributes": {}},
     ("POST", "/v1/customers:batch"): {"customers": [{"customer_id": "cb"}]},
@@ -30,6 +31,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/items:batch"): {"items": [{"item_id": "ib"}]},
     ("POST", "/v1/events"): {"idempotency_key": "b-event-1", "customer_id": "cb",
                              "item_id": "ib", "type": "view"},
+    ("POST", "/v1/events:delete"): {"customer_id": "cb", "type": "purchase"},
     ("POST", "/v1/recommendations/{recommendation_id}/feedback"): {"item_id": "ib",
                                                                    "outcome": "clicked"},
     ("POST", "/v1/schema/{entity}/fields"): {"name": "secret_note", "type": "string"},
@@ -68,6 +70,7 @@ def _seed_b(api: Api) -> dict[str, str]:
     while job.status in ("queued", "running"):
         time.sleep(0.05)
     return {"customer_id": "cb", "item_id": "ib", "entity": "customer", "job_id": job.job_id,
+            "idempotency_key": "b-event-1",
             "recommendation_id": make_recommendation_id("cb", "default", "v")}
 
 

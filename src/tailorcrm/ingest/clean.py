@@ -23,6 +23,8 @@ from tailorcrm.ingest.jsonrows import json_objects
 from tailorcrm.ingest.keys import OccurrenceCounter, content_hashes
 from tailorcrm.ingest.mapping import AttributeSpec, Mapping
 from tailorcrm.schema.fields import FieldSpec
+from tailorcrm.schema.ids import normalize_ids
+from tailorcrm.schema.time_window import EARLIEST_EVENT_TIME
 from tailorcrm.store.customers import parse_consent
 
 CONSENT_COLUMNS = ("consent_personalization", "consent_marketing")
@@ -125,7 +127,14 @@ class Cleaner:
     def _required_id(self, cols: ChunkColumns, name: str) -> pd.Series:
         ids = cols.text(self.mapping.fields[name])
         cols.reject(ids.isna().to_numpy(bool), name, f"missing {name.replace('_', ' ')}")
-        return ids
+        return self._checked_ids(cols, ids, name)
+
+    @staticmethod
+    def _checked_ids(cols: ChunkColumns, ids: pd.Series, name: str) -> pd.Series:
+        """Ids in their canonical form (the API's rule); refused ones reject their rows."""
+        normalized, bad, reasons = normalize_ids(ids)
+        cols.reject(bad, name, reasons)
+        return normalized
 
     # -- entities -----------------------------------------------------------------------
     def clean(self, chunk: Chunk) -> CleanChunk:
@@ -206,7 +215,7 @@ class Cleaner:
         n = len(cols.index)
         counters: dict[str, int] = {}
         # customer: missing ones are anonymous (one id per anonymous_key value) or rejected
-        customer = cols.text(m.fields["customer_id"])
+        customer = self._checked_ids(cols, cols.text(m.fields["customer_id"]), "customer_id")
         missing = customer.isna().to_numpy(bool)
         if m.missing_customer == "reject":
             cols.reject(missing, "customer_id", "missing customer id (policy: reject)")
@@ -217,8 +226,8 @@ class Cleaner:
                 anonymous = anonymous.where(key.isna(), m.anonymous_id + ":" + key)
             customer = customer.where(~missing, anonymous)
             counters["anonymous"] = int((missing & ~cols.bad).sum())
-        item = cols.text(m.fields["item_id"]) if "item_id" in m.fields else \
-            pd.Series(None, index=cols.index, dtype="str")
+        item = self._checked_ids(cols, cols.text(m.fields["item_id"]), "item_id") \
+            if "item_id" in m.fields else pd.Series(None, index=cols.index, dtype="str")
         # type: a constant or a mapped column; it must be in the tenant's catalog
         spec = m.event_type
         assert spec is not None  # checked by the mapping
@@ -245,6 +254,11 @@ class Cleaner:
             cols.reject(future, "timestamp", [
                 f"{t.isoformat()} is in the future (after now + {m.future_tolerance_hours:g} h)"
                 for t in ts[future]])
+        early = (ts < pd.Timestamp(EARLIEST_EVENT_TIME)).fillna(False).to_numpy(bool)
+        if early.any():
+            cols.reject(early, "timestamp", [
+                f"{t.isoformat()} is before {EARLIEST_EVENT_TIME.date().isoformat()}"
+                for t in ts[early]])
         keys = self._keys(cols)
         good = ~cols.bad
         customers = self._created_customers(cols, customer, missing) if m.create.customers \

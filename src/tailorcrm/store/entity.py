@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tailorcrm.errors import NotFoundError, ValidationError
 from tailorcrm.schema.fields import FieldType, coerce_value, is_missing
+from tailorcrm.schema.ids import canonical, id_problem
 from tailorcrm.store.base import Repository, as_utc, rows_of
 from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.indexes import attribute_expr
@@ -66,7 +67,10 @@ class EntityRepository(Repository, Generic[RecordT]):
             if is_missing(raw_id):
                 errors.add(i, None, self.id_column, "missing id")
                 continue
-            row_id = str(raw_id).strip()
+            row_id = canonical(raw_id)
+            if (problem := id_problem(row_id)) is not None:
+                errors.add(i, row_id[:100], self.id_column, problem)
+                continue
             old = merged.get(row_id) or existing.get(row_id)
             base, attrs = split_row(row, (self.id_column, *self.builtin))
             values = self._builtin_values(base, old, i, row_id, errors)
@@ -89,7 +93,8 @@ class EntityRepository(Repository, Generic[RecordT]):
         """Delete one row; True if it existed."""
         with self._engine.begin() as conn:
             result = conn.execute(delete(self.table).where(
-                self.table.c.tenant_id == tid, self.table.c[self.id_column] == external_id))
+                self.table.c.tenant_id == tid,
+                self.table.c[self.id_column] == canonical(external_id)))
         return bool(result.rowcount)
 
     # -- reads --------------------------------------------------------------------------
@@ -98,7 +103,7 @@ class EntityRepository(Repository, Generic[RecordT]):
         with self._engine.connect() as conn:
             row = conn.execute(select(self.table).where(
                 self.table.c.tenant_id == tid,
-                self.table.c[self.id_column] == external_id)).mappings().first()
+                self.table.c[self.id_column] == canonical(external_id))).mappings().first()
         return None if row is None else self._record(row)
 
     def get(self, tid: int, external_id: str) -> RecordT:
@@ -135,7 +140,7 @@ class EntityRepository(Repository, Generic[RecordT]):
 
     def _existing(self, conn: Connection, tid: int,
                   batch: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-        ids = sorted({str(r[self.id_column]).strip() for r in batch
+        ids = sorted({canonical(r[self.id_column]) for r in batch
                       if not is_missing(r.get(self.id_column))})
         found: dict[str, dict[str, Any]] = {}
         id_col = self.table.c[self.id_column]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
@@ -14,6 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tailorcrm.errors import ValidationError
 from tailorcrm.schema.fields import is_missing
+from tailorcrm.schema.ids import canonical, id_problem
+from tailorcrm.schema.time_window import event_time_problem
 from tailorcrm.store.base import Repository, as_utc, rows_of, to_utc
 from tailorcrm.store.event_types import EventTypeRepository
 from tailorcrm.store.fields import FieldRepository
@@ -79,8 +82,13 @@ class EventRepository(Repository):
         key = base.get("idempotency_key")
         label = None if is_missing(key) else str(key)
         before = errors.count
+        customer = None
         if is_missing(customer_id):
             errors.add(i, label, "customer_id", "missing customer id")
+        else:
+            customer = canonical(customer_id)
+            if (problem := id_problem(customer)) is not None:
+                errors.add(i, label, "customer_id", problem)
         type_ = str(base.get("type") or "").strip()
         if type_ not in types:
             errors.add(i, label, "type", f"unknown event type {type_!r}")
@@ -90,6 +98,10 @@ class EventRepository(Repository):
             ts = to_utc(raw_ts)
         except ValidationError as exc:
             errors.add(i, label, "ts", exc.message)
+        else:
+            if (problem := event_time_problem(ts)) is not None:
+                errors.add(i, label, "ts", problem)
+                ts = None
         value = base.get("value")
         try:
             value = None if value is None or is_missing(value) else float(value)
@@ -98,12 +110,13 @@ class EventRepository(Repository):
         except (TypeError, ValueError) as exc:
             errors.add(i, label, "value", str(exc))
         item_id = base.get("item_id")
-        item_id = None if is_missing(item_id) else str(item_id).strip()
+        item_id = None if is_missing(item_id) else canonical(item_id)
+        if item_id is not None and (problem := id_problem(item_id)) is not None:
+            errors.add(i, label, "item_id", problem)
         attributes = validate_attributes(specs, attrs, row=i, row_id=label, errors=errors,
                                          new_row=True)
-        if errors.count > before or ts is None:
+        if errors.count > before or ts is None or customer is None:
             return None
-        customer = str(customer_id).strip()
         return {
             "tenant_id": tid,
             "idempotency_key": label or event_key(customer, item_id, type_, ts, value),
@@ -136,4 +149,37 @@ class EventRepository(Repository):
         with self._engine.begin() as conn:
             result = conn.execute(delete(Event).where(
                 Event.tenant_id == tid, Event.customer_id == customer_id))
+        return int(result.rowcount or 0)
+
+    def delete_matching(self, tid: int, *, keys: Iterable[str] | None = None,
+                        customer_id: str | None = None, item_id: str | None = None,
+                        type_: str | None = None, before: dt.datetime | None = None,
+                        after: dt.datetime | None = None) -> int:
+        """Delete the tenant's events that match every given criterion; returns how many.
+
+        At least one criterion is required (deleting every event is not a filter). ``before``
+        and ``after`` are exclusive bounds on the event time; an event whose stored time cannot
+        be read at all (stored before times were checked) matches ``before``/``after`` never,
+        so remove it by key.
+        """
+        clauses = [Event.tenant_id == tid]
+        if keys is not None:
+            key_list = [str(k) for k in keys]
+            if not key_list:
+                return 0
+            clauses.append(Event.idempotency_key.in_(key_list))
+        if customer_id is not None:
+            clauses.append(Event.customer_id == canonical(customer_id))
+        if item_id is not None:
+            clauses.append(Event.item_id == canonical(item_id))
+        if type_ is not None:
+            clauses.append(Event.type == type_)
+        if before is not None:
+            clauses.append(Event.ts < to_utc(before))
+        if after is not None:
+            clauses.append(Event.ts > to_utc(after))
+        if len(clauses) == 1:
+            raise ValidationError("name at least one criterion of the events to delete")
+        with self._engine.begin() as conn:
+            result = conn.execute(delete(Event).where(*clauses))
         return int(result.rowcount or 0)

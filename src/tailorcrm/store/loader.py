@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,10 @@ from tailorcrm.data.dataset import Dataset
 from tailorcrm.data.vocab import Vocabulary
 from tailorcrm.schema.event_types import EventType
 from tailorcrm.schema.fields import FieldSpec, FieldType
+from tailorcrm.schema.time_window import latest_event_time, outside_window
 from tailorcrm.store.tables import Customer, Item
+
+log = logging.getLogger(__name__)
 
 
 def _flatten(frame: pd.DataFrame, specs: Sequence[FieldSpec]) -> pd.DataFrame:
@@ -112,8 +116,16 @@ def read_events(conn: Connection, tid: int) -> pd.DataFrame:
     else:
         frame = _events_sqlite(conn, tid)
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(np.float64)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").astype(
-        "datetime64[ns, UTC]")
+    # errors="coerce": a time no pandas timestamp can hold (year 9999 or 0001, stored before
+    # times were checked at every entrance) becomes NaT and its row is skipped, not fatal
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601",
+                                 errors="coerce").astype("datetime64[ns, UTC]")
+    bad = frame["ts"].isna() | outside_window(frame["ts"], pd.Timestamp(latest_event_time()))
+    if bad.any():
+        log.warning("tenant %d: skipped %d stored event(s) whose time is missing or outside "
+                    "the accepted window (delete them with DELETE /v1/events/{key})",
+                    tid, int(bad.sum()))
+        frame = frame[~bad.to_numpy(bool)]
     keys = ["ts", "id"] if "id" in frame else ["ts"]
     frame = frame.sort_values(keys, kind="stable").drop(columns="id", errors="ignore")
     return frame.reset_index(drop=True)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import Reader, StoreDep, Writer
+from tailorcrm.api.params import CustomerIdPath, ExternalId
 from tailorcrm.errors import NotFoundError
 from tailorcrm.store.records import Consent
 
 router = APIRouter(tags=["customers"])
 
-CustomerId = Path(min_length=1, max_length=255, description="The CRM's customer id.")
 MAX_BATCH = 10_000
 
 
@@ -32,7 +32,7 @@ class CustomerCreate(BaseModel):
 class CustomerBatchRow(CustomerCreate):
     """One row of a batch upsert."""
 
-    customer_id: str = Field(min_length=1, max_length=255)
+    customer_id: ExternalId
 
 
 class CustomerBatch(BaseModel):
@@ -68,21 +68,21 @@ def _row(customer_id: str, body: CustomerCreate) -> dict[str, Any]:
 
 @router.put("/v1/customers/{customer_id}", response_model=CustomerPublic)
 def put_customer(principal: Writer, store: StoreDep, body: CustomerCreate,
-                 customer_id: str = CustomerId) -> Any:
+                 customer_id: CustomerIdPath) -> Any:
     """Create or update one customer."""
     store.customers.upsert(principal.tid, [_row(customer_id, body)])
     return store.customers.get(principal.tid, customer_id).model_dump()
 
 
 @router.get("/v1/customers/{customer_id}", response_model=CustomerPublic)
-def get_customer(principal: Reader, store: StoreDep, customer_id: str = CustomerId) -> Any:
+def get_customer(principal: Reader, store: StoreDep, customer_id: CustomerIdPath) -> Any:
     """One customer."""
     return store.customers.get(principal.tid, customer_id).model_dump()
 
 
 @router.delete("/v1/customers/{customer_id}", status_code=204)
 def delete_customer(principal: Writer, store: StoreDep,
-                    customer_id: str = CustomerId) -> Response:
+                    customer_id: CustomerIdPath) -> Response:
     """Erase a customer with their events, segments, need scores and lists (right to erasure)."""
     counts = store.erase_customer(principal.tid, customer_id)
     if not counts.get("customers"):

@@ -1,18 +1,24 @@
-"""Events: one or a list, idempotent by key."""
+"""Events: store one or a list (idempotent by key); admins delete events by key or filter."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tailorcrm.api.deps import StoreDep, Writer
+from tailorcrm.api.deps import Admin, StoreDep, Writer
+from tailorcrm.api.params import ExternalId, OptionalExternalId
 from tailorcrm.api.routes.customers import MAX_BATCH
-from tailorcrm.errors import ValidationError
+from tailorcrm.errors import NotFoundError, ValidationError
+from tailorcrm.schema.time_window import EARLIEST_EVENT_TIME, FUTURE_TOLERANCE_HOURS
+from tailorcrm.store.events import BUILTIN
 
 router = APIRouter(tags=["events"])
+
+WINDOW = (f"Accepted from {EARLIEST_EVENT_TIME.date().isoformat()} to now + "
+          f"{FUTURE_TOLERANCE_HOURS:g} h (the same window as imports).")
 
 
 class EventCreate(BaseModel):
@@ -21,12 +27,23 @@ class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     idempotency_key: str | None = Field(None, min_length=1, max_length=255)
-    customer_id: str = Field(min_length=1, max_length=255)
-    item_id: str | None = Field(None, min_length=1, max_length=255)
+    customer_id: ExternalId
+    item_id: OptionalExternalId = None
     type: str = Field(min_length=1, max_length=63, description="An event type of the catalog.")
     value: float | None = Field(None, allow_inf_nan=False)
-    ts: dt.datetime | None = Field(None, description="When it happened (default: now).")
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    ts: dt.datetime | None = Field(None, description=f"When it happened (default: now). "
+                                                     f"{WINDOW}")
+    attributes: dict[str, Any] = Field(default_factory=dict,
+                                       description="Custom event fields by name; never a "
+                                                   "built-in field.")
+
+    @field_validator("attributes")
+    @classmethod
+    def _no_builtin_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        smuggled = sorted(k for k in value if k in BUILTIN or k == "attributes")
+        if smuggled:
+            raise ValueError(f"attributes may not set built-in fields: {', '.join(smuggled)}")
+        return value
 
 
 class EventsPublic(BaseModel):
@@ -34,6 +51,32 @@ class EventsPublic(BaseModel):
 
     inserted: int
     duplicates: int
+
+
+class EventsDelete(BaseModel):
+    """Which events to delete: every given criterion must match (at least one is needed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_keys: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = \
+        Field(None, max_length=MAX_BATCH)
+    customer_id: OptionalExternalId = None
+    item_id: OptionalExternalId = None
+    type: str | None = Field(None, min_length=1, max_length=63)
+    before: dt.datetime | None = Field(None, description="Only events before this time.")
+    after: dt.datetime | None = Field(None, description="Only events after this time.")
+
+    @model_validator(mode="after")
+    def _some_criterion(self) -> EventsDelete:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("name at least one criterion of the events to delete")
+        return self
+
+
+class DeletedPublic(BaseModel):
+    """How many events were deleted."""
+
+    deleted: int
 
 
 @router.post("/v1/events", response_model=EventsPublic)
@@ -48,8 +91,27 @@ def post_events(principal: Writer, store: StoreDep, request: Request,
     for e in events:
         row = e.model_dump(exclude_none=True)
         row.setdefault("ts", now)
-        attributes = row.pop("attributes", {})
-        rows.append({**attributes, **row})
+        # custom values go in their own mapping: they can never land on a built-in column
+        rows.append(row)
     inserted, duplicates = store.events.add(principal.tid, rows) if rows else (0, 0)
     request.app.state.metrics.events.inc(inserted)
     return EventsPublic(inserted=inserted, duplicates=duplicates)
+
+
+@router.delete("/v1/events/{idempotency_key}", status_code=200, response_model=DeletedPublic)
+def delete_event(principal: Admin, store: StoreDep,
+                 idempotency_key: str = Path(min_length=1, max_length=255)) -> Any:
+    """Delete one event by its idempotency key (admin)."""
+    deleted = store.events.delete_matching(principal.tid, keys=[idempotency_key])
+    if not deleted:
+        raise NotFoundError(f"no event {idempotency_key!r}", idempotency_key=idempotency_key)
+    return DeletedPublic(deleted=deleted)
+
+
+@router.post("/v1/events:delete", response_model=DeletedPublic)
+def delete_events(principal: Admin, store: StoreDep, body: EventsDelete) -> Any:
+    """Delete the events matching every given criterion (admin); 0 when none match."""
+    deleted = store.events.delete_matching(
+        principal.tid, keys=body.idempotency_keys, customer_id=body.customer_id,
+        item_id=body.item_id, type_=body.type, before=body.before, after=body.after)
+    return DeletedPublic(deleted=deleted)

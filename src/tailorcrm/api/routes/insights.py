@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from tailorcrm.api.deps import Reader, StoreDep
-from tailorcrm.api.routes.customers import CustomerId
+from tailorcrm.api.params import CustomerIdPath
 from tailorcrm.customize.actions import DEFAULT_CATALOG
 from tailorcrm.customize.nba import actions_for_customer
 
@@ -61,7 +61,7 @@ class SegmentsPublic(BaseModel):
 
 
 @router.get("/v1/customers/{customer_id}/needs", response_model=NeedsPublic)
-def get_needs(principal: Reader, store: StoreDep, customer_id: str = CustomerId) -> Any:
+def get_needs(principal: Reader, store: StoreDep, customer_id: CustomerIdPath) -> Any:
     """Predicted needs of one customer with reasons (from the last training run)."""
     store.customers.get(principal.tid, customer_id)
     scores = store.need_scores.for_customer(principal.tid, customer_id)
@@ -72,7 +72,7 @@ def get_needs(principal: Reader, store: StoreDep, customer_id: str = CustomerId)
 
 
 @router.get("/v1/customers/{customer_id}/next-best-actions", response_model=ActionsPublic)
-def get_next_best_actions(principal: Reader, store: StoreDep, customer_id: str = CustomerId,
+def get_next_best_actions(principal: Reader, store: StoreDep, customer_id: CustomerIdPath,
                           limit: int = Query(5, ge=1, le=100),
                           catalog: str = Query(DEFAULT_CATALOG, min_length=1, max_length=100),
                           ) -> Any:

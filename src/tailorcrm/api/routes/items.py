@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import Reader, StoreDep, Writer
+from tailorcrm.api.params import ExternalId, ItemIdPath
 from tailorcrm.api.routes.customers import MAX_BATCH, UpsertPublic
 from tailorcrm.errors import NotFoundError
 
 router = APIRouter(tags=["items"])
 
-ItemId = Path(min_length=1, max_length=255, description="The CRM's item id.")
 
 
 class ItemCreate(BaseModel):
@@ -34,7 +34,7 @@ class ItemCreate(BaseModel):
 class ItemBatchRow(ItemCreate):
     """One row of a batch upsert."""
 
-    item_id: str = Field(min_length=1, max_length=255)
+    item_id: ExternalId
 
 
 class ItemBatch(BaseModel):
@@ -64,20 +64,20 @@ def _row(item_id: str, body: ItemCreate) -> dict[str, Any]:
 
 
 @router.put("/v1/items/{item_id}", response_model=ItemPublic)
-def put_item(principal: Writer, store: StoreDep, body: ItemCreate, item_id: str = ItemId) -> Any:
+def put_item(principal: Writer, store: StoreDep, body: ItemCreate, item_id: ItemIdPath) -> Any:
     """Create or update one item."""
     store.items.upsert(principal.tid, [_row(item_id, body)])
     return store.items.get(principal.tid, item_id).model_dump()
 
 
 @router.get("/v1/items/{item_id}", response_model=ItemPublic)
-def get_item(principal: Reader, store: StoreDep, item_id: str = ItemId) -> Any:
+def get_item(principal: Reader, store: StoreDep, item_id: ItemIdPath) -> Any:
     """One item."""
     return store.items.get(principal.tid, item_id).model_dump()
 
 
 @router.delete("/v1/items/{item_id}", status_code=204)
-def delete_item(principal: Writer, store: StoreDep, item_id: str = ItemId) -> Response:
+def delete_item(principal: Writer, store: StoreDep, item_id: ItemIdPath) -> Response:
     """Delete one item (its events stay: they are the customers' history)."""
     if not store.items.delete(principal.tid, item_id):
         raise NotFoundError(f"no item {item_id!r}", item_id=item_id)
