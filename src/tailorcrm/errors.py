@@ -112,3 +112,11 @@ class StorageError(TailorCRMError):
     code = "storage_error"
     http_status = 503
     exit_code = 11
+
+
+class CancelledError(TailorCRMError):
+    """A job stopped because it was asked to (``DELETE /v1/jobs/{id}``, Ctrl-C)."""
+
+    code = "cancelled"
+    http_status = 409
+    exit_code = 12

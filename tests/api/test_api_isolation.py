@@ -16,7 +16,7 @@ from api_helpers import Api
 
 from tailorcrm.jobs.train import TrainConfig
 from tailorcrm.schema.fields import FieldSpec, FieldType
-from tailorcrm.serving.recommend import make_recommendation_id
+from tailorcrm.serving.recommend import make_recommendation_id, recommendation_key
 
 MARK = "SECRET-OF-B"
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
@@ -71,7 +71,8 @@ def _seed_b(api: Api) -> dict[str, str]:
         time.sleep(0.05)
     return {"customer_id": "cb", "item_id": "ib", "entity": "customer", "job_id": job.job_id,
             "idempotency_key": "b-event-1",
-            "recommendation_id": make_recommendation_id("cb", "default", "v")}
+            "recommendation_id": make_recommendation_id(recommendation_key(s, tid), "cb",
+                                                        "default", "v")}
 
 
 def _snapshot(api: Api) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def test_feedback_is_attributed_to_the_recommendation(trained: Api) -> None:
     r = c.post(url, json={"item_id": item, "outcome": "rejected"}, headers=trained.h("write"))
     assert r.json()["event_type"] == "reject"
     assert c.post("/v1/recommendations/garbage/feedback", json={"item_id": item,
-                  "outcome": "clicked"}, headers=trained.h("write")).status_code == 422
+                  "outcome": "clicked"}, headers=trained.h("write")).status_code == 404
 
 
 def test_named_strategy_needs_fresh_precomputed_lists(trained: Api) -> None:

@@ -54,17 +54,22 @@ def strategy_hash(strategy: Strategy, rules: RuleSet) -> str:
 
 def precompute_strategy(store: Store, tid: int, name: str, *, data: Dataset | None = None,
                         customer_ids: Sequence[str] | None = None,
-                        progress: Progress = _silent) -> PrecomputeReport:
+                        progress: Progress = _silent,
+                        erased_after: int | None = None) -> PrecomputeReport:
     """Fit the stored strategy ``name`` on the tenant's data and store every customer's list.
 
     Each customer's rules see their stored segments and need scores. Lists are written with
     ``store.recommendations.replace(tid, name, rows)`` (``items`` are ``{item_id, score,
     reasons}``), stamped with the fit time as model version and :func:`strategy_hash`.
+    Customers erased after the tombstone watermark ``erased_after`` (taken before ``data``
+    was read; taken here when this function reads the data itself) get no list.
     """
     versions = store.configs.versions(tid, "strategy", name)
     strategy = load_strategy(store.configs, tid, name)
     rules = resolve_rules(strategy, store.configs, tid)
-    data = data if data is not None else store.load_dataset(tid)
+    if data is None:
+        erased_after = store.tombstones.watermark(tid) if erased_after is None else erased_after
+        data = store.load_dataset(tid)
     model = strategy_to_recommender(strategy).fit(data)
     model_version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     chash = strategy_hash(strategy, rules)
@@ -85,7 +90,7 @@ def precompute_strategy(store: Store, tid: int, name: str, *, data: Dataset | No
                      "config_hash": chash, "items": result.to_dict()["items"]})
         if i % 100 == 0 or i == len(ids):
             progress(f"precompute {name}", i, len(ids))
-    stored = store.recommendations.replace(tid, name, rows)
+    stored = store.recommendations.replace(tid, name, rows, erased_after=erased_after)
     log.info("strategy %s: %d lists stored (%d rule errors)", name, stored, errors)
     return PrecomputeReport(strategy=name, version=versions[-1] if versions else None,
                             config_hash=chash, model_version=model_version, lists=stored,

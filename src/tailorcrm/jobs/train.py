@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,34 @@ class TrainConfig(BaseModel):
 
 
 class TrainReport(BaseModel):
-    """What one run trained and stored, with the seconds each step took."""
+    """What one run trained and stored, with the seconds each step took.
+
+    ``customers``, ``items`` and ``events`` count the data read; they are 0 when every step
+    was switched off (nothing is read then).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    customers: int
-    items: int
-    events: int
+    customers: int = 0
+    items: int = 0
+    events: int = 0
     recommender_version: str | None = None
     recommendation_lists: int = 0
     needs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     segmentations: dict[str, int] = Field(default_factory=dict)
     strategies: dict[str, int] = Field(default_factory=dict)
     seconds: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass
+class Candidate:
+    """A fitted, saved, registered but not yet active recommender, with its lists in memory."""
+
+    version: str
+    path: Path
+    ranker: Ranker
+    config_hash: str
+    rows: list[dict[str, Any]] | None
 
 
 def config_hash(config: BaseModel) -> str:
@@ -70,9 +86,14 @@ def _version() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def train_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
-                      config: TrainConfig, report: TrainReport, progress: ProgressFn) -> Ranker:
-    """Fit the default recommender, save and activate it, and precompute every list."""
+def fit_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
+                    config: TrainConfig, report: TrainReport,
+                    progress: ProgressFn) -> Candidate:
+    """Fit the default recommender, save and register it (inactive), and compute every list.
+
+    Nothing serves from it until :func:`commit_recommender`: a run that fails or is
+    cancelled later leaves the active version and its lists as they were.
+    """
     from tailorcrm.serving.cache import save_vocab  # serving reads this job's names
 
     started = time.perf_counter()
@@ -80,21 +101,20 @@ def train_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
     model = default_recommender().fit(data)
     fit_seconds = round(time.perf_counter() - started, 3)
     version = _version()
-    path = model.save(artifacts / f"tenant-{tid}" / "recommender" / version)
+    path = Path(model.save(artifacts / f"tenant-{tid}" / "recommender" / version))
     save_vocab(path, data)  # lets the server line up data that grows after training
     chash = config_hash(config.ranking)
     stats = {"fit_seconds": fit_seconds, "customers": data.n_customers, "items": data.n_items,
              "events": len(data.events)}
-    store.models.register(tid, RECOMMENDER_NAME, version, model.name, str(path), stats,
-                          chash, activate=True)
-    report.recommender_version = version
+    store.models.register(tid, RECOMMENDER_NAME, version, model.name, str(path), stats, chash)
     report.seconds["recommender_fit"] = fit_seconds
     progress("recommender: fit", 1, 1)
     ranker = Ranker(model, data, config.ranking)
+    rows: list[dict[str, Any]] | None = None
     if config.precompute:
         started = time.perf_counter()
         ids = [str(c) for c in data.customer_vocab.ids]
-        rows: list[dict[str, Any]] = []
+        rows = []
         step = max(1, len(ids) // 50)
         for start in range(0, len(ids), step):
             batch = ids[start:start + step]
@@ -102,14 +122,33 @@ def train_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
                 rows.append({"customer_id": cid, "model_version": version,
                              "config_hash": chash, "items": [r.to_dict() for r in recs]})
             progress("recommender: precompute", min(start + step, len(ids)), len(ids))
-        report.recommendation_lists = store.recommendations.replace(tid, config.strategy, rows)
         report.seconds["recommender_precompute"] = round(time.perf_counter() - started, 3)
-    return ranker
+    return Candidate(version, path, ranker, chash, rows)
+
+
+def commit_recommender(store: Store, tid: int, candidate: Candidate, config: TrainConfig,
+                       report: TrainReport, erased_after: int) -> None:
+    """Store the candidate's lists, drop customers erased during the run from its vocabulary
+    file, and activate it (the last write of a run)."""
+    from tailorcrm.serving.cache import scrub_vocab
+
+    if candidate.rows is not None:
+        report.recommendation_lists = store.recommendations.replace(
+            tid, config.strategy, candidate.rows, erased_after=erased_after)
+    erased = store.tombstones.erased_since(tid, erased_after)
+    if erased:
+        scrub_vocab(candidate.path, erased, store.tombstones.hasher(tid))
+    store.models.activate(tid, RECOMMENDER_NAME, candidate.version)
+    report.recommender_version = candidate.version
 
 
 def train_needs(store: Store, tid: int, data: Dataset, artifacts: Path,
-                report: TrainReport, progress: ProgressFn) -> None:
-    """Train, publish and score every need the tenant defined; a need short of data is skipped."""
+                report: TrainReport, progress: ProgressFn,
+                erased_after: int | None = None) -> None:
+    """Train, publish and score every need the tenant defined; a need short of data is skipped.
+
+    ``erased_after``: the tombstone watermark taken before ``data`` was read.
+    """
     needs = list_needs(store, tid)
     for i, need in enumerate(needs):
         progress("needs", i, len(needs))
@@ -120,7 +159,8 @@ def train_needs(store: Store, tid: int, data: Dataset, artifacts: Path,
             log.warning("need %s skipped: %s", need.name, exc.message)
             report.needs[need.name] = {"skipped": exc.message}
             continue
-        version, scored = publish(store, tid, model, data, artifacts)
+        version, scored = publish(store, tid, model, data, artifacts,
+                                  erased_after=erased_after)
         report.needs[need.name] = {"model_version": version, "customers_scored": scored,
                                    "algorithm": model.algorithm_}
         report.seconds[f"need_{need.name}"] = round(time.perf_counter() - started, 3)
@@ -128,32 +168,35 @@ def train_needs(store: Store, tid: int, data: Dataset, artifacts: Path,
 
 
 def train_segments(store: Store, tid: int, data: Dataset, report: TrainReport,
-                   progress: ProgressFn) -> None:
+                   progress: ProgressFn, erased_after: int | None = None) -> None:
     """Store the RFM segments and the behavioural (k-means) segments of every customer."""
     started = time.perf_counter()
     progress("segments", 0, 2)
     rfm = rfm_table(data)
     report.segmentations["rfm"] = store.segments.replace(
-        tid, "rfm", {str(k): str(v) for k, v in rfm["segment"].items()})
+        tid, "rfm", {str(k): str(v) for k, v in rfm["segment"].items()},
+        erased_after=erased_after)
     progress("segments", 1, 2)
     seg = behavioural_segments(data)
     name = seg.profile.name
     report.segmentations[name] = store.segments.replace(
-        tid, name, {str(k): str(v) for k, v in seg.assignment.items()})
+        tid, name, {str(k): str(v) for k, v in seg.assignment.items()},
+        erased_after=erased_after)
     store.configs.put(tid, "segmentation", name, seg.profile.model_dump(mode="json"))
     report.seconds["segments"] = round(time.perf_counter() - started, 3)
     progress("segments", 2, 2)
 
 
 def train_strategies(store: Store, tid: int, data: Dataset, report: TrainReport,
-                     progress: ProgressFn) -> None:
+                     progress: ProgressFn, erased_after: int | None = None) -> None:
     """Precompute every stored strategy's lists (after needs and segments, which rules read)."""
     from tailorcrm.customize.precompute import precompute_strategy
 
     started = time.perf_counter()
     names = sorted({c.name for c in store.configs.list(tid, "strategy")})
     for name in names:
-        done = precompute_strategy(store, tid, name, data=data, progress=progress)
+        done = precompute_strategy(store, tid, name, data=data, progress=progress,
+                                   erased_after=erased_after)
         report.strategies[name] = done.lists
     if names:
         report.seconds["strategies"] = round(time.perf_counter() - started, 3)
@@ -164,24 +207,35 @@ def train_tenant(store: Store, tid: int, artifacts: Path, config: TrainConfig | 
                  on_ranker: Callable[[Ranker, str], None] | None = None) -> TrainReport:
     """Run every enabled step for tenant ``tid`` and return what was stored.
 
-    ``on_ranker`` receives the fresh ranker and its model version as soon as the recommender
-    is trained (a server installs it without reloading the artifact).
+    The recommender is fitted and its lists computed first, but it is activated last, after
+    needs, segments and strategies: a run that fails or is cancelled (``progress`` may raise
+    to stop it) leaves the active recommender and its lists untouched. Every write leaves out
+    customers erased while the run worked (their tombstones are newer than the run's read).
+    ``on_ranker`` receives the fresh ranker and its version once it is active (a server
+    installs it without reloading the artifact). With every step off, nothing is read.
     """
     config = config or TrainConfig()
     started = time.perf_counter()
+    if not (config.recommend or config.needs or config.segments or config.strategies):
+        log.info("tenant %d: every training step is off; nothing to do", tid)
+        return TrainReport(seconds={"total": 0.0})
+    erased_after = store.tombstones.watermark(tid)  # before reading: see store/tombstones.py
     data = store.load_dataset(tid)
     report = TrainReport(customers=data.n_customers, items=data.n_items, events=len(data.events))
     report.seconds["load"] = round(time.perf_counter() - started, 3)
+    candidate = None
     if config.recommend:
-        ranker = train_recommender(store, tid, data, artifacts, config, report, progress)
-        if on_ranker is not None and report.recommender_version is not None:
-            on_ranker(ranker, report.recommender_version)
+        candidate = fit_recommender(store, tid, data, artifacts, config, report, progress)
     if config.needs:
-        train_needs(store, tid, data, artifacts, report, progress)
+        train_needs(store, tid, data, artifacts, report, progress, erased_after)
     if config.segments:
-        train_segments(store, tid, data, report, progress)
+        train_segments(store, tid, data, report, progress, erased_after)
     if config.strategies:
-        train_strategies(store, tid, data, report, progress)
+        train_strategies(store, tid, data, report, progress, erased_after)
+    if candidate is not None:
+        commit_recommender(store, tid, candidate, config, report, erased_after)
+        if on_ranker is not None:
+            on_ranker(candidate.ranker, candidate.version)
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     log.info("trained tenant %d in %.1fs", tid, report.seconds["total"])
     return report

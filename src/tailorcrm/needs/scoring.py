@@ -78,8 +78,12 @@ def config_hash(model: NeedModel) -> str:
 
 
 def publish(store: Any, tenant_id: int, model: NeedModel, data: Dataset, artifact_root: Path,
-            *, metrics: dict[str, Any] | None = None, top: int = 3) -> tuple[str, int]:
+            *, metrics: dict[str, Any] | None = None, top: int = 3,
+            erased_after: int | None = None) -> tuple[str, int]:
     """Save the artifact, register and activate it, and replace the need's stored scores.
+
+    ``erased_after`` is the tombstone watermark taken before ``data`` was read (see
+    ``store/tombstones.py``): customers erased since get no score.
 
     Returns ``(model_version, number of customers scored)``.
     """
@@ -92,7 +96,7 @@ def publish(store: Any, tenant_id: int, model: NeedModel, data: Dataset, artifac
     scores = score_customers(model, data, top=top, model_version=version)
     rows = [{"customer_id": cid, "score": float(r.score), "model_version": version,
              "reasons": r.reasons} for cid, r in scores.iterrows()]
-    n = store.need_scores.replace(tenant_id, need, rows)
+    n = store.need_scores.replace(tenant_id, need, rows, erased_after=erased_after)
     log.info("need %s: stored %d scores (model %s)", need, n, version)
     return version, n
 

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 ACTIVE_TTL_S = 1.0  # how long a read of the active version is trusted (activation delay)
 FOLD_IN_LOOKBACK = 200  # newest events read per request to find those newer than training
 VOCAB_FILE = "vocab.json"
+ERASED_PREFIX = "\x1ferased:"  # an erased id's placeholder in a vocabulary (no real id)
 
 
 def save_vocab(path: str | Path, data: Dataset) -> None:
@@ -43,6 +45,25 @@ def save_vocab(path: str | Path, data: Dataset) -> None:
     body = {"customers": [str(c) for c in data.customer_vocab.ids],
             "items": [str(i) for i in data.item_vocab.ids]}
     (Path(path) / VOCAB_FILE).write_text(json.dumps(body))
+
+
+def scrub_vocab(path: str | Path, erased: set[str], hasher: Callable[[str], str]) -> int:
+    """Replace, in the vocabulary file beside an artifact, the customer ids whose keyed hash
+    is in ``erased`` by placeholders (indices stay aligned with the model's arrays).
+
+    Returns how many ids were replaced.
+    """
+    file = Path(path) / VOCAB_FILE
+    if not erased or not file.is_file():
+        return 0
+    body = json.loads(file.read_text())
+    customers = body["customers"]
+    gone = [i for i, c in enumerate(customers) if hasher(str(c)) in erased]
+    for i in gone:
+        customers[i] = f"{ERASED_PREFIX}{i}"
+    if gone:
+        file.write_text(json.dumps(body))
+    return len(gone)
 
 
 def aligned_dataset(data: Dataset, path: str | Path, cutoff: dt.datetime | None) -> Dataset | None:

@@ -14,7 +14,7 @@ from tailorcrm.store import loader
 from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
-from tailorcrm.store.erasure import erase_customer
+from tailorcrm.store.erasure import erase_customer, holds_customer
 from tailorcrm.store.event_types import EventTypeRepository
 from tailorcrm.store.events import EventRepository
 from tailorcrm.store.fields import FieldRepository
@@ -27,6 +27,7 @@ from tailorcrm.store.need_scores import NeedScoreRepository
 from tailorcrm.store.recommendations import RecommendationRepository
 from tailorcrm.store.segments import SegmentRepository
 from tailorcrm.store.tenants import TenantRepository
+from tailorcrm.store.tombstones import TombstoneRepository
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,11 @@ class Store:
         self.keys = ApiKeyRepository(engine)
         self.imports = ImportRepository(engine)
         self.configs = ConfigRepository(engine)
-        # precomputed results (the cache) and the model registry
-        self.segments = SegmentRepository(engine)
-        self.need_scores = NeedScoreRepository(engine)
-        self.recommendations = RecommendationRepository(engine)
+        # precomputed results (the cache), guarded against erasures, and the model registry
+        self.tombstones = TombstoneRepository(engine, self.tenants)
+        self.segments = SegmentRepository(engine, self.tombstones)
+        self.need_scores = NeedScoreRepository(engine, self.tombstones)
+        self.recommendations = RecommendationRepository(engine, self.tombstones)
         self.models = ModelRepository(engine)
 
     @classmethod
@@ -107,7 +109,14 @@ class Store:
     def erase_customer(self, tid: int, customer_id: str) -> dict[str, int]:
         """Delete a customer with their events, segments, need scores and recommendation lists.
 
-        Returns ``{table: rows deleted}``; all in one transaction.
+        Returns ``{table: rows deleted}``; all in one transaction, which also leaves a
+        tombstone (a keyed hash of the id) for jobs that read the customer before.
         """
+        customer_hash = self.tombstones.hasher(tid)(customer_id)
         with self.engine.begin() as conn:
-            return erase_customer(conn, tid, customer_id)
+            return erase_customer(conn, tid, customer_id, customer_hash)
+
+    def holds_customer(self, tid: int, customer_id: str, *, events: bool = True) -> bool:
+        """Whether the tenant has a customer row (or, with ``events``, any event) for the id."""
+        with self.engine.connect() as conn:
+            return holds_customer(conn, tid, customer_id, events=events)

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Engine, Row, delete, insert, select
 
 from tailorcrm.store.base import Repository, as_utc
 from tailorcrm.store.tables import NeedScore, utcnow
+from tailorcrm.store.tombstones import TombstoneRepository, lock_erasures
 
 
 class NeedScoreRecord(BaseModel):
@@ -29,16 +30,25 @@ class NeedScoreRecord(BaseModel):
 class NeedScoreRepository(Repository):
     """Scores per (need, customer), stamped with the model version that made them."""
 
-    def replace(self, tid: int, need: str, rows: Iterable[Mapping[str, Any]]) -> int:
+    def __init__(self, engine: Engine, tombstones: TombstoneRepository) -> None:
+        super().__init__(engine)
+        self._tombstones = tombstones
+
+    def replace(self, tid: int, need: str, rows: Iterable[Mapping[str, Any]], *,
+                erased_after: int | None = None) -> int:
         """Replace all scores of ``need`` by ``rows`` (customer_id, score, model_version,
-        reasons)."""
+        reasons); with ``erased_after`` (a job's tombstone watermark) customers erased since
+        are left out. Returns the rows stored."""
         now = utcnow()
         records = [{"tenant_id": tid, "need": need, "customer_id": str(r["customer_id"]),
                     "score": float(r["score"]), "model_version": str(r.get("model_version", "")),
                     "reasons": list(r.get("reasons") or []), "scored_at": now} for r in rows]
+        hasher = None if erased_after is None else self._tombstones.hasher(tid)
         with self._engine.begin() as conn:
+            lock_erasures(conn, tid)
             conn.execute(delete(NeedScore).where(NeedScore.tenant_id == tid,
                                                  NeedScore.need == need))
+            records = self._tombstones.without_erased(conn, tid, erased_after, records, hasher)
             if records:
                 conn.execute(insert(NeedScore), records)
         return len(records)

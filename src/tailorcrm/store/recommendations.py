@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import Engine, delete, func, insert, or_, select
 
 from tailorcrm.store.base import Repository, as_utc
 from tailorcrm.store.tables import RecommendationList, utcnow
+from tailorcrm.store.tombstones import TombstoneRepository, lock_erasures
 
 
 class RecommendationListRecord(BaseModel):
@@ -33,17 +34,29 @@ class RecommendationListRecord(BaseModel):
 class RecommendationRepository(Repository):
     """The cache of precomputed top-N lists (Gorse's cache store, kept in the database)."""
 
-    def replace(self, tid: int, strategy: str, rows: Iterable[Mapping[str, Any]]) -> int:
+    def __init__(self, engine: Engine, tombstones: TombstoneRepository) -> None:
+        super().__init__(engine)
+        self._tombstones = tombstones
+
+    def replace(self, tid: int, strategy: str, rows: Iterable[Mapping[str, Any]], *,
+                erased_after: int | None = None) -> int:
         """Replace all lists of ``strategy`` by ``rows`` (customer_id, items, model_version,
-        config_hash); ``items`` is a JSON list (item ids or ``{item_id, score, reasons}``)."""
+        config_hash); ``items`` is a JSON list (item ids or ``{item_id, score, reasons}``).
+
+        With ``erased_after`` (a job's tombstone watermark) customers erased since are left
+        out. Returns the lists stored.
+        """
         now = utcnow()
         records = [{"tenant_id": tid, "strategy": strategy, "customer_id": str(r["customer_id"]),
                     "items": list(r["items"]), "model_version": str(r.get("model_version", "")),
                     "config_hash": str(r.get("config_hash", "")), "created_at": now}
                    for r in rows]
+        hasher = None if erased_after is None else self._tombstones.hasher(tid)
         with self._engine.begin() as conn:
+            lock_erasures(conn, tid)
             conn.execute(delete(RecommendationList).where(
                 RecommendationList.tenant_id == tid, RecommendationList.strategy == strategy))
+            records = self._tombstones.without_erased(conn, tid, erased_after, records, hasher)
             if records:
                 conn.execute(insert(RecommendationList), records)
         return len(records)

@@ -4,23 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
 from tailorcrm.store.base import Repository
 from tailorcrm.store.tables import Segment, utcnow
+from tailorcrm.store.tombstones import TombstoneRepository, lock_erasures
 
 
 class SegmentRepository(Repository):
     """Customer → segment assignments, one set per segmentation."""
 
-    def replace(self, tid: int, segmentation: str, assignments: Mapping[str, str]) -> int:
-        """Replace every assignment of ``segmentation`` by ``{customer_id: segment}``."""
+    def __init__(self, engine: Engine, tombstones: TombstoneRepository) -> None:
+        super().__init__(engine)
+        self._tombstones = tombstones
+
+    def replace(self, tid: int, segmentation: str, assignments: Mapping[str, str], *,
+                erased_after: int | None = None) -> int:
+        """Replace every assignment of ``segmentation`` by ``{customer_id: segment}``.
+
+        A job passes the tombstone watermark it took before reading its data as
+        ``erased_after``: customers erased since are left out. Returns the rows stored.
+        """
         now = utcnow()
         rows = [{"tenant_id": tid, "segmentation": segmentation, "customer_id": str(c),
                  "segment": str(s), "updated_at": now} for c, s in assignments.items()]
+        hasher = None if erased_after is None else self._tombstones.hasher(tid)
         with self._engine.begin() as conn:
+            lock_erasures(conn, tid)
             conn.execute(delete(Segment).where(Segment.tenant_id == tid,
                                                Segment.segmentation == segmentation))
+            rows = self._tombstones.without_erased(conn, tid, erased_after, rows, hasher)
             if rows:
                 conn.execute(insert(Segment), rows)
         return len(rows)

@@ -54,6 +54,8 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # 32 random bytes, hex: keys recommendation ids are signed with and erasures hashed with
+    secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ApiKey(Base):
@@ -156,6 +158,21 @@ class Event(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class CustomerTombstone(Base):
+    """A customer erased at some point: a keyed hash of the id (never the id itself).
+
+    Jobs read their data, take a while, then write results; they drop the customers whose
+    tombstone ``id`` is above the one they saw before reading (see ``store/tombstones.py``).
+    """
+
+    __tablename__ = "customer_tombstones"
+    __table_args__ = (Index("ix_tombstones_tenant_hash", "tenant_id", "customer_hash"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_hash: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ImportRun(Base):

@@ -1,13 +1,17 @@
-"""Tenants: the organizations using tailorcrm, each with its own event-type catalog."""
+"""Tenants: the organizations using tailorcrm, each with its own event-type catalog and secret."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import re
+import secrets
+import threading
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tailorcrm.errors import ConflictError, NotFoundError, ValidationError
@@ -40,7 +44,17 @@ def check_slug(slug: str) -> str:
 
 
 class TenantRepository(Repository):
-    """Create, find and list tenants."""
+    """Create, find and list tenants; hand out keys derived from each tenant's secret.
+
+    A tenant's secret (32 random bytes) is made with the tenant (or on first use for tenants
+    older than it) and never leaves the store; :meth:`key` derives one key per purpose from it
+    and caches the keys in this process, so signing and verifying read the database once.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._keys: dict[tuple[int, str], bytes] = {}
+        self._keys_lock = threading.Lock()
 
     def ensure(self, slug: str, name: str = "") -> int:
         """The id of tenant ``slug``, creating it (with the default event types) if new."""
@@ -58,7 +72,8 @@ class TenantRepository(Repository):
         try:
             with self._engine.begin() as conn:
                 tid = conn.execute(
-                    insert(Tenant).values(slug=slug, name=name or slug).returning(Tenant.id)
+                    insert(Tenant).values(slug=slug, name=name or slug,
+                                          secret=secrets.token_hex(32)).returning(Tenant.id)
                 ).scalar_one()
                 conn.execute(insert(EventTypeRow), [
                     {"tenant_id": tid, "name": et.name, "spec": et.model_dump(mode="json")}
@@ -98,3 +113,33 @@ class TenantRepository(Repository):
                 select(Tenant.id, Tenant.slug, Tenant.name, Tenant.created_at).order_by(Tenant.slug)
             ).all()
         return [TenantInfo(int(r.id), r.slug, r.name, as_utc(r.created_at)) for r in rows]
+
+    def key(self, tid: int, purpose: str) -> bytes:
+        """A 32-byte key of tenant ``tid`` for one ``purpose`` (HMAC-SHA256 of the secret).
+
+        Raises
+        ------
+        NotFoundError
+            When there is no tenant ``tid``.
+        """
+        found = self._keys.get((tid, purpose))
+        if found is not None:
+            return found
+        derived = hmac.new(self._secret(tid), purpose.encode(), hashlib.sha256).digest()
+        with self._keys_lock:
+            self._keys[(tid, purpose)] = derived
+        return derived
+
+    def _secret(self, tid: int) -> bytes:
+        """The tenant's secret, made now when the tenant has none yet (first writer wins)."""
+        query = select(Tenant.id, Tenant.secret).where(Tenant.id == tid)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is not None and row.secret is None:
+            with self._engine.begin() as conn:
+                conn.execute(update(Tenant).where(Tenant.id == tid, Tenant.secret.is_(None))
+                             .values(secret=secrets.token_hex(32)))
+                row = conn.execute(query).one_or_none()
+        if row is None or row.secret is None:
+            raise NotFoundError(f"no tenant with id {tid}", tenant_id=tid)
+        return bytes.fromhex(row.secret)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from contextlib import suppress
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
+from tailorcrm.api.responses import error_responses
 from tailorcrm.api.routes.customers import CustomerId
 from tailorcrm.api.routes.items import ItemId
 from tailorcrm.errors import ConflictError, NotFoundError
@@ -124,23 +126,26 @@ def _ensure_feedback_field(store: Store, tid: int) -> None:
                                             description="Recommendation a feedback is about."))
 
 
-@router.post("/v1/recommendations/{recommendation_id}/feedback", response_model=FeedbackPublic)
+@router.post("/v1/recommendations/{recommendation_id}/feedback", response_model=FeedbackPublic,
+             responses=error_responses(404))
 def post_feedback(principal: Writer, store: StoreDep, body: FeedbackCreate,
                   recommendation_id: str = Path(min_length=1, max_length=1000)) -> Any:
     """Record what the customer did with a recommended item, as an event attributed to the
-    recommendation (idempotent: the same outcome for the same item is stored once)."""
-    ref = service.parse_recommendation_id(recommendation_id)
-    customer_id = ref["c"]
-    if store.customers.find(principal.tid, customer_id) is None:
-        raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
+    recommendation (idempotent: the same outcome for the same item is stored once).
+
+    Only ids this tenant issued are accepted (they are signed); any other id, and an id of a
+    customer erased since, answers 404.
+    """
+    ref = service.verified_recommendation(store, principal.tid, recommendation_id)
     _ensure_feedback_field(store, principal.tid)
     event_type = OUTCOME_TYPES[body.outcome]
+    key = hashlib.sha256(f"{recommendation_id}\x1f{body.item_id}".encode()).hexdigest()[:40]
     row: dict[str, Any] = {
-        "idempotency_key": f"rec:{recommendation_id[:180]}:{body.item_id[:40]}:{body.outcome}",
-        "customer_id": customer_id, "item_id": body.item_id, "type": event_type,
+        "idempotency_key": f"rec:{key}:{body.outcome}",
+        "customer_id": ref.customer_id, "item_id": body.item_id, "type": event_type,
         "ts": body.ts or dt.datetime.now(dt.UTC), REC_FIELD: recommendation_id[:255]}
     if body.value is not None or body.outcome == "accepted":
         row["value"] = body.value if body.value is not None else 1.0
     inserted, _ = store.events.add(principal.tid, [row])
-    return FeedbackPublic(recommendation_id=recommendation_id, customer_id=customer_id,
+    return FeedbackPublic(recommendation_id=recommendation_id, customer_id=ref.customer_id,
                           event_type=event_type, recorded=inserted == 1)
