@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tailorcrm.customize.budget import RuleLimits
+
 DEFAULT_DATABASE_URL = "sqlite:///tailorcrm.db"
 
 
@@ -42,6 +44,12 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     max_request_bytes: int = Field(5_000_000, gt=0, description="Largest request body accepted.")
+    auth_failures_per_minute: int = Field(
+        30, gt=0, description="Failed authentications one client address may make per minute "
+                              "before it gets 429 for the rest of the minute.")
+    rule_limits: RuleLimits = Field(default_factory=RuleLimits,
+                                    description="Run-time budgets of business rules and "
+                                                "per-tenant limits ([tailorcrm.rule_limits]).")
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -6,6 +6,8 @@ that may itself be an expression such as ``needs.churn * 120.0``), where it is d
 (``channel``) and what it links to (items, categories, a strategy's recommendations).
 :func:`rank_actions` returns a customer's eligible actions, best first, each with reasons: the
 rule that matched, the need scores the rule read, and the linked recommendations.
+Expressions run under a :class:`~tailorcrm.customize.budget.RequestBudget`: an action whose
+expression exceeds it is skipped (fail-safe) and reported in the budget's ``failures``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tailorcrm.customize.budget import DEFAULT_RULE_LIMITS, RequestBudget
 from tailorcrm.customize.cel import CompiledExpression, compile_expression, to_cel, to_python
 from tailorcrm.customize.configs import ACTIONS_KIND, ConfigStore, get_config, put_config
 from tailorcrm.customize.context import RuleContext
@@ -132,31 +135,39 @@ def rank_actions(catalog: ActionCatalog, ctx: RuleContext, *,
                  recommended: Mapping[str, Sequence[Mapping[str, Any] | str]] | None = None,
                  items: Mapping[str, Mapping[str, Any]] | None = None,
                  suppressed: frozenset[str] = frozenset(), limit: int | None = None,
-                 errors: dict[str, str] | None = None) -> list[ActionRecommendation]:
+                 errors: dict[str, str] | None = None,
+                 budget: RequestBudget | None = None) -> list[ActionRecommendation]:
     """A customer's eligible actions, best first (priority or value, then the other, then name).
 
     ``recommended`` maps a strategy name to that customer's list (item ids or
     ``{item_id, ...}``), ``items`` gives item views for category links, ``suppressed`` holds
     actions the customer recently rejected. An eligibility or value expression that errors
-    makes the action ineligible (fail-safe); the error is put in ``errors`` by action name.
+    makes the action ineligible (fail-safe); the error is put in ``errors`` by action name
+    and reported in ``budget`` (which also bounds the cost of all expressions together; a
+    fresh default budget when None).
     """
     compiled = catalog.compile()
-    base = {name: to_cel(value) for name, value in ctx.variables().items()}
+    budget = budget if budget is not None else RequestBudget(DEFAULT_RULE_LIMITS)
+    base = {name: to_cel(value) for name, value in ctx.variables(budget.limits).items()}
     out: list[ActionRecommendation] = []
     for action in catalog.actions:
         if not action.enabled or action.name in suppressed:
             continue
         cond, value_expr = compiled[action.name]
         try:
-            ok = cond.evaluate(base)
+            ok = cond.evaluate(base, budget)
             if not isinstance(to_python(ok), bool):
                 raise RuleError(f"eligibility must be a bool, got {type(ok).__name__}")
             if not to_python(ok):
                 continue
-            value = float(action.value) if value_expr is None else _number(value_expr, base)
+            value = (float(action.value) if value_expr is None
+                     else _number(value_expr, base, budget))
         except RuleError as exc:
             if errors is not None:
                 errors[action.name] = exc.message
+            over = exc.details.get("reason") == "budget"
+            budget.report(action.name, "budget" if over else "eval",
+                          exc.details.get("limit") if over else None, exc.message)
             continue
         reasons = [_reason("rule", f"eligible: {action.eligibility}", 1.0, action.name)]
         for need in sorted(_needs_read(cond, value_expr, ctx)):
@@ -190,8 +201,9 @@ def _needs_read(cond: CompiledExpression, value: CompiledExpression | None,
     return read
 
 
-def _number(expr: CompiledExpression, activation: Mapping[str, Any]) -> float:
-    raw = to_python(expr.evaluate(activation))
+def _number(expr: CompiledExpression, activation: Mapping[str, Any],
+            budget: RequestBudget) -> float:
+    raw = to_python(expr.evaluate(activation, budget))
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
         raise RuleError(f"value must be a finite number, got {raw!r}")
     return float(raw)

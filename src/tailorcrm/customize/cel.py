@@ -10,10 +10,16 @@ what it lacks for untrusted business rules:
   nodes, tree depth, macro nesting) so that one evaluation is bounded in time and memory
   and never hits Python's recursion limit;
 * values converted from Python data (numbers become CEL ``double`` like JSON numbers do);
-* every evaluation error (missing field, type mismatch, division by zero) surfaces as a
-  :class:`~tailorcrm.errors.RuleError` that callers turn into a fail-safe decision.
+* a run-time cost budget enforced while the tree is walked (steps, sizes of built values,
+  wall-clock time; :mod:`tailorcrm.customize.budget`), because a small expression can still
+  be quadratic in the data;
+* every evaluation error (missing field, type mismatch, division by zero, a budget limit)
+  surfaces as a :class:`~tailorcrm.errors.RuleError` that callers turn into a fail-safe
+  decision.
 
-``matches`` uses RE2 inside cel-python (linear time), so regular-expression bombs are harmless.
+``matches`` uses RE2 (linear time), so regular-expression bombs are harmless; a literal
+pattern RE2 refuses (backreferences, look-around) is refused at compile time, and a pattern
+from data that RE2 refuses fails the rule without RE2 logging to stderr.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,10 +36,18 @@ from typing import Any
 import celpy
 import lark
 import numpy as np
+import re2
 from celpy import celtypes
-from celpy.evaluation import CELEvalError, Evaluator
+from celpy.evaluation import Activation, CELEvalError, Evaluator
 
+from tailorcrm.customize.budget import (
+    DEFAULT_RULE_LIMITS,
+    BudgetExceeded,
+    EvalMeter,
+    RequestBudget,
+)
 from tailorcrm.customize.cel_check import DEFAULT_LIMITS, CelLimits, check_tree
+from tailorcrm.customize.context import Unavailable
 from tailorcrm.errors import RuleError
 
 log = logging.getLogger(__name__)
@@ -66,10 +81,22 @@ class CompiledExpression:
         per distinct value of these fields."""
         return self.fields.get("item", frozenset())
 
-    def evaluate(self, activation: Mapping[str, Any]) -> Any:
-        """Evaluate on CEL values (see :func:`to_cel`); raise RuleError on any failure."""
+    def evaluate(self, activation: Mapping[str, Any],
+                 budget: RequestBudget | None = None) -> Any:
+        """Evaluate on CEL values (see :func:`to_cel`); raise RuleError on any failure.
+
+        The evaluation runs under ``budget`` (a fresh default budget when None); a limit
+        reached raises RuleError with ``reason="budget"`` and ``limit`` naming it.
+        """
+        budget = budget if budget is not None else RequestBudget(DEFAULT_RULE_LIMITS)
+        cpu = time.thread_time()
+        meter: EvalMeter | None = None
         try:
-            value = self._runner.evaluate(dict(activation))
+            meter = budget.meter()
+            value = self._runner.evaluate(dict(activation), meter)
+        except BudgetExceeded as exc:
+            raise RuleError(exc.message, expression=self.source, reason="budget",
+                            limit=exc.limit) from None
         except CELEvalError as exc:
             raise RuleError(f"evaluation failed: {_eval_message(exc)}",
                             expression=self.source) from exc
@@ -78,6 +105,9 @@ class CompiledExpression:
             # cel-python lets a few Python errors escape; they are rule failures too.
             raise RuleError(f"evaluation failed: {type(exc).__name__}: {exc}",
                             expression=self.source) from exc
+        finally:
+            if meter is not None:
+                budget.settle(meter, time.thread_time() - cpu)
         if isinstance(value, CELEvalError):
             raise RuleError(f"evaluation failed: {_eval_message(value)}", expression=self.source)
         return value
@@ -85,6 +115,38 @@ class CompiledExpression:
 
 def _eval_message(exc: CELEvalError) -> str:
     return str(exc.args[0]) if exc.args else "error"
+
+
+# Nodes whose value is newly built (concatenation, macros and methods, calls, literals):
+# their strings, lists and maps are charged to the budget. Reads and operators on
+# existing values (field access, comparisons, ``?:``) build nothing.
+_BUILDS = frozenset({"addition", "member_dot_arg", "ident_arg", "list_lit", "map_lit"})
+
+
+class _MeteredEvaluator(Evaluator):
+    """cel-python's evaluator with a cost meter checked at every node it visits.
+
+    Macro bodies are evaluated by sub-evaluators that share the meter, so iterations
+    count too. :class:`BudgetExceeded` is no exception type cel-python catches: it
+    unwinds the whole evaluation at once.
+    """
+
+    def __init__(self, ast: lark.Tree, activation: Activation, meter: EvalMeter) -> None:
+        super().__init__(ast, activation)
+        self.meter = meter
+
+    def sub_evaluator(self, ast: lark.Tree) -> Evaluator:
+        return _MeteredEvaluator(ast, self.activation, self.meter)
+
+    def _visit_tree(self, tree: lark.Tree) -> Any:
+        self.meter.check()
+        result = super()._visit_tree(tree)
+        if tree.data in _BUILDS:
+            self.meter.charge(result)
+        elif type(result) is Unavailable:
+            raise BudgetExceeded("attribute", f"{result.name} is too large for rules "
+                                              f"({result.why})")
+        return result
 
 
 class _Runner(celpy.InterpretedRunner):
@@ -99,8 +161,38 @@ class _Runner(celpy.InterpretedRunner):
         super().__init__(environment, ast, dict(functions) if functions else None)
         self._base = self.new_activation()
 
-    def evaluate(self, context: Any) -> Any:
-        return Evaluator(ast=self.ast, activation=self._base).evaluate(context)
+    def evaluate(self, context: Any, meter: EvalMeter | None = None) -> Any:
+        meter = meter if meter is not None else EvalMeter(DEFAULT_RULE_LIMITS)
+        return _MeteredEvaluator(self.ast, self._base, meter).evaluate(context)
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would print every refused pattern to stderr
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> Any:
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def regex_error(pattern: str) -> str | None:
+    """RE2's reason for refusing ``pattern`` (None when it compiles)."""
+    try:
+        _regex(pattern)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else exc
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    return None
+
+
+def _matches(text: Any, pattern: Any) -> Any:
+    """CEL ``matches`` on RE2 with compiled patterns cached and no logging of errors."""
+    if not isinstance(text, str) or not isinstance(pattern, str):
+        return CELEvalError("no such overload: matches", TypeError, ())
+    why = regex_error(pattern)
+    if why is not None:
+        return CELEvalError(f"invalid regular expression: {why}", ValueError, ())
+    return celtypes.BoolType(_regex(pattern).search(text) is not None)
 
 
 @lru_cache(maxsize=1)
@@ -141,8 +233,8 @@ def _compile_cached(source: str, variables: frozenset[str],
             exc.line, exc.column = len(lines), len(lines[-1]) + 1
         raise RuleError(_parse_message(exc), line=exc.line, column=exc.column,
                         reason="syntax") from None
-    roots, fields = check_tree(tree, variables, limits)
-    runner = env.program(_prune(tree))
+    roots, fields = check_tree(tree, variables, limits, regex_error)
+    runner = env.program(_prune(tree), {"matches": _matches})
     return CompiledExpression(source, roots, fields, runner)
 
 
@@ -196,9 +288,10 @@ def to_cel(value: Any) -> Any:
     Numbers become ``double`` (as JSON numbers do in CEL), so write ``item.price == 10.0``;
     NaN and None become ``null``; datetimes become timestamps; sets, tuples and arrays
     become lists; mapping keys become strings; anything else becomes its string.
+    :class:`~tailorcrm.customize.context.Unavailable` stays as it is (reading it fails).
     """
-    if value is None:
-        return None
+    if value is None or isinstance(value, Unavailable):
+        return value
     if isinstance(value, bool | np.bool_):
         return celtypes.BoolType(bool(value))
     if isinstance(value, int | float | np.integer | np.floating):

@@ -4,12 +4,19 @@ cel-python only finds unknown names when evaluating; these checks refuse, at sav
 with a position, everything a business rule has no use for: names other than the context
 variables (and macro variables), functions and methods outside standard CEL, the library's
 non-standard ``reduce``/``min`` macros (``reduce`` can double a string per step), dunder
-field names, message construction and leading-dot names, and expressions over the limits.
+field names, message construction and leading-dot names, expressions over the limits, and
+``matches`` with a literal pattern the regular-expression engine refuses.
+
+These limits bound an expression's size, not its cost on data; the run-time budget of
+:mod:`tailorcrm.customize.budget` bounds that.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lark
+from celpy.evaluation import celstr
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.errors import RuleError
@@ -82,9 +89,51 @@ def _direct_field(member_dot: lark.Tree) -> tuple[lark.Tree, str, str] | None:
     return node, str(ident.value), str(member_dot.children[1])  # type: ignore[return-value]
 
 
-def check_tree(tree: lark.Tree, variables: frozenset[str], limits: CelLimits
-           ) -> tuple[frozenset[str], dict[str, frozenset[str] | None]]:
-    """Walk the tree once (iteratively): names, functions, limits; roots and their fields."""
+def _string_literal(tree: lark.Tree | lark.Token) -> tuple[str, lark.Token] | None:
+    """The value and token of an expression that is one string literal."""
+    node: lark.Tree | lark.Token = tree
+    while isinstance(node, lark.Tree) and len(node.children) == 1:
+        if node.data == "literal":
+            token = node.children[0]
+            if isinstance(token, lark.Token) and token.type in ("STRING_LIT", "MLSTRING_LIT"):
+                return str(celstr(token)), token
+            return None
+        node = node.children[0]
+    return None
+
+
+def _regex_argument(node: lark.Tree) -> lark.Tree | None:
+    """The pattern argument of ``x.matches(p)`` or ``matches(x, p)``, if this is one."""
+    if node.data == "member_dot_arg" and str(node.children[1]) == "matches":
+        index, args = 0, node.children[2] if len(node.children) > 2 else None
+    elif node.data == "ident_arg" and str(node.children[0]) == "matches":
+        index, args = 1, node.children[1] if len(node.children) > 1 else None
+    else:
+        return None
+    if isinstance(args, lark.Tree) and len(args.children) > index:
+        arg = args.children[index]
+        return arg if isinstance(arg, lark.Tree) else None
+    return None
+
+
+def _check_regex(node: lark.Tree, regex_error: Callable[[str], str | None]) -> None:
+    arg = _regex_argument(node)
+    literal = _string_literal(arg) if arg is not None else None
+    if literal is None:
+        return
+    why = regex_error(literal[0])
+    if why is not None:
+        raise _fail(f"invalid regular expression {literal[0]!r}: {why} (patterns are RE2: "
+                    f"no backreferences or look-around)", literal[1], "regex")
+
+
+def check_tree(tree: lark.Tree, variables: frozenset[str], limits: CelLimits,
+               regex_error: Callable[[str], str | None] | None = None,
+               ) -> tuple[frozenset[str], dict[str, frozenset[str] | None]]:
+    """Walk the tree once (iteratively): names, functions, limits; roots and their fields.
+
+    ``regex_error`` tells why a literal ``matches`` pattern is refused (None: accepted).
+    """
     bound: set[str] = set()
     for node in tree.iter_subtrees():
         if node.data == "member_dot_arg" and str(node.children[1]) in MACROS:
@@ -116,6 +165,8 @@ def check_tree(tree: lark.Tree, variables: frozenset[str], limits: CelLimits
         kind = node.data
         if kind in _FORBIDDEN_NODES:
             raise _fail(_FORBIDDEN_NODES[kind], node, "forbidden")
+        if regex_error is not None and kind in ("member_dot_arg", "ident_arg"):
+            _check_regex(node, regex_error)
         if kind == "ident":
             ident = str(node.children[0])
             if ident in variables:

@@ -1,16 +1,26 @@
-"""What a rule sees: plain views of items and customers built from a Dataset and stored scores."""
+"""What a rule sees: plain views of items and customers built from a Dataset and stored scores.
+
+Rules read attributes through :func:`bounded_fields`: an attribute whose strings hold more
+than ``attribute_chars`` characters in all, or whose lists and maps hold more than
+``attribute_items`` entries at any depth, is replaced by :class:`Unavailable`, and a rule
+that reads it fails safe (``reason="budget"``, ``limit="attribute"``). Truncating instead
+would change answers silently (``'x' in customer.tags`` false because ``x`` was cut off).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from tailorcrm.data.dataset import Dataset
+
+if TYPE_CHECKING:
+    from tailorcrm.customize.budget import RuleLimits
 
 ItemView = dict[str, Any]
 """``item_id``, ``title``, ``categories``, ``category`` (first or None), ``price``,
@@ -32,6 +42,54 @@ def _plain(value: Any) -> Any:
     if value is pd.NaT:
         return None
     return value
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Stands for an attribute too large for rules; reading it fails the rule safely."""
+
+    name: str
+    why: str
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: unavailable to rules, {self.why}>"
+
+
+def oversize(value: Any, max_chars: int, max_items: int) -> str | None:
+    """Why ``value`` is too large for rules (None when it is not); stops early."""
+    chars = items = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str | bytes):
+            chars += len(node)
+            if chars > max_chars:
+                return f"more than {max_chars:,} characters"
+        elif isinstance(node, Mapping):
+            items += len(node)
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple | set | frozenset | np.ndarray):
+            items += len(node)
+            if isinstance(node, np.ndarray) and node.dtype.kind not in "OUS":
+                continue
+            stack.extend(node)
+        if items > max_items:
+            return f"more than {max_items:,} entries"
+    return None
+
+
+def bounded_fields(view: Mapping[str, Any], limits: RuleLimits, prefix: str = ""
+                   ) -> dict[str, Any]:
+    """``view`` with every field too large for rules replaced by :class:`Unavailable`."""
+    out: dict[str, Any] = {}
+    for name, value in view.items():
+        if isinstance(value, str | bytes | Mapping | list | tuple | set | frozenset
+                      | np.ndarray):
+            why = oversize(value, limits.attribute_chars, limits.attribute_items)
+            if why is not None:
+                value = Unavailable(f"{prefix}{name}", why)
+        out[name] = value
+    return out
 
 
 def _categories(value: Any) -> list[str]:
@@ -83,10 +141,14 @@ class RuleContext:
     segments: Mapping[str, str] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
 
-    def variables(self) -> dict[str, Any]:
-        """Plain-Python values of the non-item rule variables."""
-        return {"customer": dict(self.customer), "needs": dict(self.needs),
-                "segments": dict(self.segments), "context": dict(self.context)}
+    def variables(self, limits: RuleLimits | None = None) -> dict[str, Any]:
+        """Plain-Python values of the non-item rule variables; with ``limits``, fields too
+        large for rules are :class:`Unavailable`."""
+        plain = {"customer": dict(self.customer), "needs": dict(self.needs),
+                 "segments": dict(self.segments), "context": dict(self.context)}
+        if limits is None:
+            return plain
+        return {root: bounded_fields(view, limits, f"{root}.") for root, view in plain.items()}
 
 
 def customer_view(data: Dataset, customer_id: str,

@@ -13,6 +13,7 @@ from tailorcrm.customize.actions import (
     load_catalog,
     rank_actions,
 )
+from tailorcrm.customize.budget import RequestBudget
 from tailorcrm.customize.context import RuleContext
 from tailorcrm.customize.feedback import recent_rejections
 from tailorcrm.store import Store
@@ -80,10 +81,12 @@ def actions_for_customer(store: Store, tid: int, customer_id: str, *,
                          now: dt.datetime | None = None, limit: int | None = None,
                          errors: dict[str, str] | None = None,
                          item_cache: dict[str, dict[str, Any] | None] | None = None,
+                         budget: RequestBudget | None = None,
                          ) -> list[ActionRecommendation]:
     """A stored customer's ranked eligible actions with reasons and linked items.
 
     Actions the customer rejected less than ``suppress_days`` before ``now`` are left out.
+    Expressions run under ``budget`` (see :func:`~tailorcrm.customize.actions.rank_actions`).
     """
     cat = catalog if isinstance(catalog, ActionCatalog) else load_catalog(
         store.configs, tid, catalog)
@@ -97,4 +100,5 @@ def actions_for_customer(store: Store, tid: int, customer_id: str, *,
         if when is not None and moment - when < dt.timedelta(days=action.suppress_days):
             suppressed.add(action.name)
     return rank_actions(cat, ctx, recommended=lists, items=views,
-                        suppressed=frozenset(suppressed), limit=limit, errors=errors)
+                        suppressed=frozenset(suppressed), limit=limit, errors=errors,
+                        budget=budget)

@@ -7,6 +7,8 @@ Fail-safe policy when a rule errors at run time for one item (missing field, wro
   acceptable is not shown; set ``on_error="keep"`` on a filter where showing is the safe side;
 * a **booster** that errors leaves the score unchanged (factor 1).
 
+Every evaluation runs under the cost budget of :mod:`tailorcrm.customize.budget`; a rule
+stopped by a limit is an error like any other (and counted apart, ``RuleCounts.budget``).
 Every error is counted per rule in :class:`RuleStats` and logged once per rule and call.
 """
 
@@ -21,8 +23,9 @@ from typing import Any, NamedTuple, cast
 
 from celpy import celtypes
 
+from tailorcrm.customize.budget import DEFAULT_RULE_LIMITS, RequestBudget, RuleLimits
 from tailorcrm.customize.cel import CompiledExpression, to_cel
-from tailorcrm.customize.context import RuleContext
+from tailorcrm.customize.context import RuleContext, bounded_fields
 from tailorcrm.customize.rules import CompiledRule, CompiledRuleSet, RuleSet
 from tailorcrm.errors import RuleError
 from tailorcrm.recommend.reasons import Reason, ReasonKind
@@ -46,6 +49,7 @@ class RuleCounts:
     errors: int = 0
     excluded: int = 0
     boosted: int = 0
+    budget: int = 0
     seconds: float = 0.0
     first_error: str | None = None
 
@@ -84,7 +88,10 @@ def _freeze(value: Any) -> Any:
 
 
 _MISSING = object()
-_Outcome = tuple[bool, Any]  # (ok, value-or-error message)
+_Outcome = tuple[bool, Any, str | None]  # (ok, value-or-error message, budget limit hit)
+# Limits whose outcome depends on the data only (not on time or what the request spent):
+# such failures are memoised like results, so a costly rule fails fast the next time.
+_DETERMINISTIC = frozenset({None, "eval_steps", "size", "alloc", "attribute"})
 
 
 _MEMO: dict[str, dict[Any, _Outcome]] = {}
@@ -123,15 +130,17 @@ class _Evaluator:
     changes nothing but the time.
     """
 
-    def __init__(self, expr: CompiledExpression, variables: Mapping[str, Any]) -> None:
+    def __init__(self, expr: CompiledExpression, variables: Mapping[str, Any],
+                 limits: RuleLimits = DEFAULT_RULE_LIMITS) -> None:
         self.expr = expr
+        self.limits = limits
         projected = {r: _project(variables.get(r), expr.fields.get(r))
                      for r in sorted(expr.roots - {"item"})}
         self.base = {r: to_cel(v) for r, v in projected.items()}
-        self.base_key = _freeze(projected)
+        self.base_key = (_freeze(projected), hash(limits))
         self.memo = _memo_for(expr)
 
-    def __call__(self, item: Mapping[str, Any]) -> _Outcome:
+    def __call__(self, item: Mapping[str, Any], budget: RequestBudget) -> _Outcome:
         fields = self.expr.item_fields
         if fields is None:
             item_key: Any = _freeze(dict(item))
@@ -144,12 +153,16 @@ class _Evaluator:
             return found
         activation = dict(self.base)
         if "item" in self.expr.roots:
-            activation["item"] = to_cel(_project(dict(item), fields))
+            viewed = _project(dict(item), fields)
+            activation["item"] = to_cel(bounded_fields(viewed, self.limits, "item.")
+                                        if isinstance(viewed, Mapping) else viewed)
         try:
-            outcome: _Outcome = (True, self.expr.evaluate(activation))
+            outcome: _Outcome = (True, self.expr.evaluate(activation, budget), None)
         except RuleError as exc:
-            outcome = (False, exc.message)
-        self.memo[key] = outcome
+            over = exc.details.get("reason") == "budget"
+            outcome = (False, exc.message, exc.details.get("limit", "budget") if over else None)
+        if outcome[2] in _DETERMINISTIC:
+            self.memo[key] = outcome
         return outcome
 
 
@@ -164,7 +177,8 @@ def _as_number(value: Any) -> float | None:
 def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reason]]],
                 items: Mapping[str, Mapping[str, Any]], ctx: RuleContext,
                 ruleset: RuleSet | CompiledRuleSet, *, stats: RuleStats | None = None,
-                budget_seconds: float = 2.0) -> list[Candidate]:
+                budget_seconds: float = 2.0, budget: RequestBudget | None = None,
+                ) -> list[Candidate]:
     """Filter and boost ``candidates``; the result is sorted by the new score (stable).
 
     Parameters
@@ -183,32 +197,44 @@ def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reas
     budget_seconds:
         Run-time guard per rule and call: once a rule has spent this long, its remaining
         evaluations count as errors (fail-safe) instead of running.
+    budget:
+        The request's budget over all evaluations (steps, deadline, tenant limits); by
+        default only the per-evaluation limits of :class:`RuleLimits` apply (offline
+        precomputation runs many items per call).
     """
     compiled = ruleset.compile() if isinstance(ruleset, RuleSet) else ruleset
     stats = stats if stats is not None else RuleStats()
-    variables = ctx.variables()
+    budget = budget if budget is not None else RequestBudget.unbounded()
+    limits = budget.limits
+    variables = ctx.variables(limits)
     pool = [Candidate(c[0], float(c[1]), tuple(c[2])) for c in candidates]
     for rule in compiled.rules:
         counts = stats.of(rule.name)
-        cond = _Evaluator(rule.condition, variables) if rule.condition is not None else None
-        factor_eval = (_Evaluator(rule.factor, variables)
+        cond = (_Evaluator(rule.condition, variables, limits)
+                if rule.condition is not None else None)
+        factor_eval = (_Evaluator(rule.factor, variables, limits)
                        if isinstance(rule.factor, CompiledExpression) else None)
         kept: list[Candidate] = []
         for cand in pool:
             item = items.get(cand.item_id) or {"item_id": cand.item_id}
             error: str | None
+            limit: str | None = None
             if counts.seconds > budget_seconds:
-                ok, passed, factor = False, False, None
+                ok, passed, factor, limit = False, False, None, "rule_time"
                 error = f"rule exceeded its {budget_seconds:g} s budget"
             else:
                 start = time.perf_counter()
-                ok, passed, factor, error = _decide(rule, cond, factor_eval, item)
+                ok, passed, factor, error, limit = _decide(rule, cond, factor_eval, item,
+                                                           budget)
                 counts.seconds += time.perf_counter() - start
             counts.evaluated += 1
             if not ok:
                 counts.errors += 1
+                counts.budget += limit is not None
                 if counts.first_error is None:
                     counts.first_error = error
+                    budget.report(rule.name, "budget" if limit else "eval", limit,
+                                  error or "error")
                     log.warning("rule %r failed for item %s (fail-safe applied): %s",
                                 rule.name, cand.item_id, error)
                 if rule.kind == "filter" and rule.on_error == "exclude":
@@ -227,24 +253,27 @@ def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reas
 
 
 def _decide(rule: CompiledRule, cond: _Evaluator | None, factor_eval: _Evaluator | None,
-            item: Mapping[str, Any]) -> tuple[bool, bool, float | None, str | None]:
-    """``(ok, condition passed, boost factor, error)`` of one rule for one item."""
-    ok, value = cond(item) if cond is not None else (True, celtypes.BoolType(True))
+            item: Mapping[str, Any], budget: RequestBudget,
+            ) -> tuple[bool, bool, float | None, str | None, str | None]:
+    """``(ok, condition passed, boost factor, error, budget limit hit)`` of one rule and
+    one item."""
+    ok, value, limit = (cond(item, budget) if cond is not None
+                        else (True, celtypes.BoolType(True), None))
     if not ok:
-        return False, False, None, str(value)
+        return False, False, None, str(value), limit
     if not isinstance(value, celtypes.BoolType):
-        return False, False, None, f"expected a bool, got {type(value).__name__}"
+        return False, False, None, f"expected a bool, got {type(value).__name__}", None
     if rule.kind == "filter" or not bool(value):
-        return True, bool(value), None, None
+        return True, bool(value), None, None, None
     if factor_eval is None:
-        return True, True, float(cast(float, rule.factor)), None
-    ok, raw = factor_eval(item)
+        return True, True, float(cast(float, rule.factor)), None, None
+    ok, raw, limit = factor_eval(item, budget)
     if not ok:
-        return False, False, None, str(raw)
+        return False, False, None, str(raw), limit
     factor = _as_number(raw)
     if factor is None:
-        return False, False, None, f"factor is not a number > 0: {raw!r}"
-    return True, True, factor, None
+        return False, False, None, f"factor is not a number > 0: {raw!r}", None
+    return True, True, factor, None, None
 
 
 def _boost(cand: Candidate, factor: float, name: str) -> Candidate:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from tailorcrm.api.deps import Reader, StoreDep
 from tailorcrm.api.params import CustomerIdPath
 from tailorcrm.customize.actions import DEFAULT_CATALOG
+from tailorcrm.customize.budget import RequestBudget
+from tailorcrm.customize.governor import TenantGovernor
 from tailorcrm.customize.nba import actions_for_customer
 
 router = APIRouter(tags=["insights"])
+_SETUP = threading.Lock()
 
 
 class NeedPublic(BaseModel):
@@ -46,12 +52,22 @@ class ActionPublic(BaseModel):
     reasons: list[dict[str, Any]]
 
 
+class RuleErrorPublic(BaseModel):
+    """An action whose eligibility or value expression failed safe (the action was skipped)."""
+
+    name: str
+    reason: str  # "budget" (a cost or tenant limit) or "eval" (an evaluation error)
+    limit: str | None
+    message: str
+
+
 class ActionsPublic(BaseModel):
     """The customer's ranked eligible actions."""
 
     customer_id: str
     catalog: str
     actions: list[ActionPublic]
+    rule_errors: list[RuleErrorPublic] = []
 
 
 class SegmentsPublic(BaseModel):
@@ -71,17 +87,49 @@ def get_needs(principal: Reader, store: StoreDep, customer_id: CustomerIdPath) -
         scored_at=r.scored_at) for r in needs])
 
 
+class _RuleLimiter:
+    """The app's per-tenant governor of rule evaluation and its Prometheus counter."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.limits = app.state.settings.rule_limits
+        self.governor = TenantGovernor(self.limits)
+        self.failed = Counter("tailorcrm_rule_budget_exceeded_total",
+                              "Rule evaluations stopped by a cost budget or tenant limit.",
+                              ["tenant", "limit"], registry=app.state.metrics.registry)
+
+
+def _limiter(app: FastAPI) -> _RuleLimiter:
+    with _SETUP:
+        found: _RuleLimiter | None = getattr(app.state, "rule_limiter", None)
+        if found is None:
+            found = app.state.rule_limiter = _RuleLimiter(app)
+    return found
+
+
 @router.get("/v1/customers/{customer_id}/next-best-actions", response_model=ActionsPublic)
-def get_next_best_actions(principal: Reader, store: StoreDep, customer_id: CustomerIdPath,
-                          limit: int = Query(5, ge=1, le=100),
-                          catalog: str = Query(DEFAULT_CATALOG, min_length=1, max_length=100),
-                          ) -> Any:
-    """The customer's eligible actions from the stored catalog, ranked, with reasons."""
-    store.customers.get(principal.tid, customer_id)
-    found = actions_for_customer(store, principal.tid, customer_id, catalog=catalog,
-                                 limit=limit)
+async def get_next_best_actions(request: Request, principal: Reader, store: StoreDep,
+                                customer_id: CustomerIdPath,
+                                limit: int = Query(5, ge=1, le=100),
+                                catalog: str = Query(DEFAULT_CATALOG, min_length=1,
+                                                     max_length=100),
+                                ) -> Any:
+    """The customer's eligible actions from the stored catalog, ranked, with reasons.
+
+    Expressions run under the tenant's rule budget (waiting, without holding a thread, for
+    the tenant's turn); an action whose expression fails or exceeds the budget is skipped
+    and listed in ``rule_errors``.
+    """
+    limiter = _limiter(request.app)
+    budget = RequestBudget(limiter.limits, tenant=principal.tenant)
+    async with limiter.governor.admit(principal.tenant, budget):
+        found = await run_in_threadpool(actions_for_customer, store, principal.tid,
+                                        customer_id, catalog=catalog, limit=limit,
+                                        budget=budget)
+    for failure in budget.exceeded:
+        limiter.failed.labels(principal.tenant, failure.limit or "budget").inc()
     return ActionsPublic(customer_id=customer_id, catalog=catalog,
-                         actions=[ActionPublic(**a.to_dict()) for a in found])
+                         actions=[ActionPublic(**a.to_dict()) for a in found],
+                         rule_errors=[RuleErrorPublic(**f.to_dict()) for f in budget.failures])
 
 
 @router.get("/v1/segments", response_model=SegmentsPublic)
