@@ -13,6 +13,7 @@ expression exceeds it is skipped (fail-safe) and reported in the budget's ``fail
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -146,8 +147,10 @@ def rank_actions(catalog: ActionCatalog, ctx: RuleContext, *,
     and reported in ``budget`` (which also bounds the cost of all expressions together; a
     fresh default budget when None).
     """
-    compiled = catalog.compile()
     budget = budget if budget is not None else RequestBudget(DEFAULT_RULE_LIMITS)
+    started = time.perf_counter()
+    compiled = catalog.compile()
+    budget.exclude(time.perf_counter() - started)
     base = {name: to_cel(value) for name, value in ctx.variables(budget.limits).items()}
     out: list[ActionRecommendation] = []
     for action in catalog.actions:

@@ -208,6 +208,11 @@ class RequestBudget:
                          steps_limit="request_steps" if by_request_steps else "eval_steps",
                          time_limit="request_time" if by_request_time else "eval_time")
 
+    def exclude(self, seconds: float) -> None:
+        """Give back time spent on something that is no rule's cost (compiling: cached per
+        expression, but the first compile in a process builds the parser, ~0.3 s)."""
+        self.deadline += seconds
+
     def settle(self, meter: EvalMeter, cpu_seconds: float) -> None:
         """Charge one finished (or stopped) evaluation."""
         self.steps_left -= meter.steps

@@ -202,9 +202,11 @@ def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reas
         default only the per-evaluation limits of :class:`RuleLimits` apply (offline
         precomputation runs many items per call).
     """
-    compiled = ruleset.compile() if isinstance(ruleset, RuleSet) else ruleset
-    stats = stats if stats is not None else RuleStats()
     budget = budget if budget is not None else RequestBudget.unbounded()
+    started = time.perf_counter()
+    compiled = ruleset.compile() if isinstance(ruleset, RuleSet) else ruleset
+    budget.exclude(time.perf_counter() - started)
+    stats = stats if stats is not None else RuleStats()
     limits = budget.limits
     variables = ctx.variables(limits)
     pool = [Candidate(c[0], float(c[1]), tuple(c[2])) for c in candidates]
