@@ -19,10 +19,12 @@ from sqlalchemy import select
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.data.vocab import Vocabulary
+from tailorcrm.errors import StorageError
 from tailorcrm.jobs.train import RECOMMENDER_NAME, config_hash
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, top_k
 from tailorcrm.recommend.registry import load_model
+from tailorcrm.schema.time_window import latest_event_time
 from tailorcrm.store import Store
 from tailorcrm.store.base import as_utc
 from tailorcrm.store.models import ModelRecord
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 ACTIVE_TTL_S = 1.0  # how long a read of the active version is trusted (activation delay)
 FOLD_IN_LOOKBACK = 200  # newest events read per request to find those newer than training
 VOCAB_FILE = "vocab.json"
+LOAD_RETRY_S = 30.0  # after a failed model load, wait this long before trying that version again
 ERASED_PREFIX = "\x1ferased:"  # an erased id's placeholder in a vocabulary (no real id)
 
 
@@ -131,6 +134,8 @@ class TenantModel:
                                                    Event.customer_id == customer_id)
         if self.cutoff is not None:  # UTC; SQLite stores UTC without offset, so both compare
             stmt = stmt.where(Event.ts > self.cutoff)
+        # events stored before times were checked may lie beyond the window: never fold in
+        stmt = stmt.where(Event.ts <= latest_event_time())
         stmt = stmt.order_by(Event.ts.desc()).limit(FOLD_IN_LOOKBACK)
         with store.engine.connect() as conn:
             fresh = conn.execute(stmt).all()
@@ -182,10 +187,25 @@ class ModelCache:
         self._active: dict[int, tuple[float, ModelRecord | None]] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
+        # tenant -> (retry after [monotonic], version, reason) of a model that failed to load
+        self._failures: dict[int, tuple[float, str, str]] = {}
+        self._loaded_any = False
+
+    @property
+    def failures(self) -> dict[int, dict[str, str]]:
+        """Tenants whose active model failed to load last time, with version and reason."""
+        return {tid: {"version": v, "reason": r} for tid, (_, v, r) in self._failures.items()}
+
+    @property
+    def healthy(self) -> bool:
+        """False when model loads were tried and every one of them failed."""
+        return self._loaded_any or not self._failures
 
     def install(self, tid: int, entry: TenantModel) -> None:
         """Swap in a ranker built elsewhere (the training job of this process)."""
         self._entries[tid] = entry
+        self._failures.pop(tid, None)
+        self._loaded_any = True
         self._active.pop(tid, None)  # read the registry again on the next request
         log.info("tenant %d now serves model %s", tid, entry.version)
 
@@ -199,14 +219,33 @@ class ModelCache:
             return current
         with self._guard:
             lock = self._locks.setdefault(tid, threading.Lock())
+        failed = self._failures.get(tid)
+        if failed is not None and failed[1] == active.version and failed[0] > time.monotonic():
+            if current is not None:
+                return current  # keep serving the version that loaded
+            raise StorageError(f"the tenant's model {active.version} could not be loaded "
+                               f"({failed[2]}); retrying shortly",
+                               retry_after=round(failed[0] - time.monotonic(), 1))
         if not lock.acquire(blocking=current is None):
             return current  # another thread is loading the new version: serve the old one
         try:
             current = self._entries.get(tid)
             if current is not None and current.version == active.version:
                 return current
-            entry = self._load(tid, active.version, active.path, active.config_hash,
-                               active.created_at)
+            try:
+                entry = self._load(tid, active.version, active.path, active.config_hash,
+                                   active.created_at)
+            except Exception as exc:  # one tenant's broken model never fails the process
+                reason = f"{type(exc).__name__}: {exc}"[:300]
+                log.exception("tenant %d: model %s failed to load", tid, active.version)
+                self._failures[tid] = (time.monotonic() + LOAD_RETRY_S, active.version, reason)
+                if current is not None:
+                    return current
+                raise StorageError(f"the tenant's model {active.version} could not be "
+                                   f"loaded ({reason}); retrying shortly",
+                                   retry_after=LOAD_RETRY_S) from None
+            self._failures.pop(tid, None)
+            self._loaded_any = True
             self.install(tid, entry)
             return entry
         finally:

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
+from tailorcrm.api.params import CustomerIdPath, ExternalId, ItemIdPath
 from tailorcrm.api.responses import error_responses
-from tailorcrm.api.routes.customers import CustomerId
-from tailorcrm.api.routes.items import ItemId
 from tailorcrm.errors import ConflictError, NotFoundError
 from tailorcrm.schema.fields import FieldSpec, FieldType
 from tailorcrm.serving import recommend as service
@@ -72,7 +71,7 @@ class FeedbackCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    item_id: str = Field(min_length=1, max_length=255)
+    item_id: ExternalId
     outcome: Literal["accepted", "rejected", "clicked", "purchased"]
     value: float | None = Field(None, allow_inf_nan=False,
                                 description="Optional value (e.g. revenue of a purchase).")
@@ -90,7 +89,7 @@ class FeedbackPublic(BaseModel):
 
 @router.get("/v1/customers/{customer_id}/recommendations", response_model=RecommendationsPublic)
 def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep, request: Request,
-                        customer_id: str = CustomerId,
+                        customer_id: CustomerIdPath,
                         n: int = Query(10, ge=1, le=100),
                         strategy: str = Query(service.DEFAULT_STRATEGY, min_length=1,
                                               max_length=100),
@@ -108,7 +107,7 @@ def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep, req
 
 
 @router.get("/v1/items/{item_id}/similar", response_model=SimilarPublic)
-def get_similar(principal: Reader, store: StoreDep, cache: CacheDep, item_id: str = ItemId,
+def get_similar(principal: Reader, store: StoreDep, cache: CacheDep, item_id: ItemIdPath,
                 n: int = Query(10, ge=1, le=100)) -> Any:
     """Items most often chosen by the customers who chose this one."""
     version, found = service.similar_items(store, cache, principal.tid, item_id, n)
