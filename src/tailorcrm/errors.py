@@ -74,6 +74,17 @@ class AuthenticationError(TailorCRMError):
     exit_code = 6
 
 
+class RateLimitedError(TailorCRMError):
+    """Too many requests of one kind from one caller (failed authentications, ...).
+
+    ``details["retry_after"]`` says in how many seconds to try again.
+    """
+
+    code = "rate_limited"
+    http_status = 429
+    exit_code = 13
+
+
 class PermissionDeniedError(TailorCRMError):
     """A valid key without the scope the action needs."""
 

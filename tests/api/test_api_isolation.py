@@ -44,6 +44,7 @@ BODIES: dict[tuple[str, str], Any] = {
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("DELETE", "/v1/schema/{entity}/fields"): {"name": "secret_note"},
 }
+EVENT_DELETES = {("DELETE", "/v1/events/{idempotency_key}"), ("POST", "/v1/events:delete")}
 CONFIG_NAMES = {"strategies": "b-strategy", "rules": "b_rules", "actions": "b_actions"}
 
 
@@ -148,6 +149,8 @@ def test_key_of_a_reads_changes_and_deletes_nothing_of_b(api: Api) -> None:
         assert MARK not in r.text, (method, path, r.text)
         assert r.status_code < 500, (method, path, r.text)
     for method, path in ops:  # and again, now that A holds rows under B's ids
+        if (method, path) in EVENT_DELETES:  # would delete A's own event checked below
+            continue
         r = _call(api, method, path, values, api.h("admin"))
         assert MARK not in r.text, (method, path, r.text)
     assert _snapshot(api) == before

@@ -11,7 +11,12 @@ from fastapi import FastAPI
 from tailorcrm import __version__
 from tailorcrm.api.deps import KeyCache
 from tailorcrm.api.errors import install_error_handlers
-from tailorcrm.api.middleware import Metrics, MetricsMiddleware, SizeLimitMiddleware
+from tailorcrm.api.middleware import (
+    CatchAllMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    SizeLimitMiddleware,
+)
 from tailorcrm.api.routes import (
     configs,
     customers,
@@ -23,6 +28,7 @@ from tailorcrm.api.routes import (
     recommendations,
     schema,
 )
+from tailorcrm.api.throttle import AuthThrottle
 from tailorcrm.serving.cache import ModelCache
 from tailorcrm.serving.jobs import JobRunner
 from tailorcrm.settings import Settings
@@ -56,9 +62,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.jobs = JobRunner(opened, app.state.cache, settings.artifacts_dir)
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()
+    app.state.auth_throttle = AuthThrottle(settings.auth_failures_per_minute)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(CatchAllMiddleware)  # innermost: first added
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(SizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     return app

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tailorcrm.api.throttle import AuthThrottle
 from tailorcrm.errors import AuthenticationError, PermissionDeniedError
 from tailorcrm.serving.cache import ModelCache
 from tailorcrm.serving.jobs import JobRunner
@@ -87,13 +88,29 @@ JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 def authenticate(request: Request, store: StoreDep,
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
                  ) -> Principal:
-    """The caller of a request with ``Authorization: Bearer <key>``; 401 otherwise."""
+    """The caller of a request with ``Authorization: Bearer <key>``; 401 otherwise.
+
+    Unknown, malformed and revoked keys get the same answer ("invalid API key": the reason is
+    logged, not told); an address with too many failures in a minute gets 429 until the
+    minute ends, before its key is even looked up (keys verified in the last seconds still
+    pass: they come from the key cache).
+    """
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    client = request.client.host if request.client else "unknown"
     if credentials is None or credentials.scheme.lower() != "bearer":
+        throttle.failed(client, "missing API key", None)
         raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
     keys: KeyCache = request.app.state.key_cache
     digest, principal = keys.get(credentials.credentials)
     if principal is None:
-        tenant, scopes = store.keys.verify(credentials.credentials)
+        throttle.check(client)
+        try:
+            tenant, scopes = store.keys.verify(credentials.credentials)
+        except AuthenticationError as exc:
+            parts = credentials.credentials.split("_", 2)
+            key_id = parts[1][:32] if len(parts) == 3 else None
+            throttle.failed(client, exc.message, key_id)
+            raise AuthenticationError("invalid API key") from None
         principal = Principal(tenant=tenant, tid=store.tenants.id_of(tenant), scopes=scopes)
         keys.put(digest, principal)
     return principal

@@ -35,6 +35,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TailorCRMError)
     async def tailorcrm_error(request: Request, exc: TailorCRMError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        if exc.http_status in (429, 503) and "retry_after" in exc.details:
+            headers = {"Retry-After": str(max(1, round(float(exc.details["retry_after"]))))}
         return JSONResponse(jsonable_encoder(exc.to_dict()), status_code=exc.http_status,
                             headers=headers)
 
@@ -59,6 +61,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # the framework's 400 is a body it could not parse (e.g. JSON nested deeper than
+            # the parser's recursion allows): a validation error like any other, 422
+            return JSONResponse(error_body("validation_error",
+                                           f"the request body is invalid: {exc.detail}"),
+                                status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,

@@ -1,8 +1,10 @@
-"""ASGI middleware: request body size limit and Prometheus request metrics."""
+"""ASGI middleware: unexpected errors as 500s that keep the connection, the request body size
+limit, and Prometheus request metrics."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -10,6 +12,43 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tailorcrm.api.errors import error_body
+
+log = logging.getLogger(__name__)
+
+
+class CatchAllMiddleware:
+    """Answer an unexpected exception with the JSON 500 here, inside the app.
+
+    Starlette sends the 500 of an unexpected exception from its outermost middleware and then
+    re-raises it, and uvicorn closes the connection, so a keep-alive client's next request is
+    reset. Answering here (innermost) ends the request normally and keeps the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # part of the answer is out: nothing sound can follow
+                raise
+            body = json.dumps(error_body("internal_error", "internal server error")).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 class BodyTooLargeError(Exception):

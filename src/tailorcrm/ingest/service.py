@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from tailorcrm.errors import ConfigError
 from tailorcrm.ingest.chunks import Chunk, ProgressFn
@@ -32,6 +32,7 @@ from tailorcrm.store.bulk import (
     ensure_event_indexes,
     stored_event_bound,
 )
+from tailorcrm.store.engine import checkpoint
 from tailorcrm.store.tables import Customer, ImportRun, Item, utcnow
 
 log = logging.getLogger(__name__)
@@ -181,10 +182,18 @@ def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
     first = next(chunks, None)  # reads and checks the header before anything is written
     specs = _ensure_fields(store, tid, mapping)
     cleaner = Cleaner(mapping, specs, store.event_types.names(tid), now or utcnow())
-    with store.engine.begin() as conn:
-        import_id = int(conn.execute(insert(ImportRun).values(
-            tenant_id=tid, entity=entity, source=str(path), started_at=utcnow(),
-            report={"mapping": mapping.name})).inserted_primary_key[0])  # type: ignore[index]
+    import_id = store.imports.start(tid, entity, str(path), report={"mapping": mapping.name})
+    try:
+        return _run(store, tid, import_id, entity, path, mapping, cleaner, chunks, first,
+                    started)
+    except BaseException as exc:  # the run ends with a state, whatever stopped it
+        store.imports.fail(tid, import_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _run(store: Store, tid: int, import_id: int, entity: str, path: Path, mapping: Mapping,
+         cleaner: Cleaner, chunks: Iterator[Chunk], first: Chunk | None,
+         started: float) -> ImportResult:
     tracker = QualityTracker(entity, str(path), mapping.name)
     before = {"customers": _count(store, Customer, tid), "items": _count(store, Item, tid)}
     if entity == "events" and store.backend == "sqlite":
@@ -201,7 +210,8 @@ def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
         conn.execute(update(ImportRun).where(ImportRun.id == import_id).values(
             finished_at=utcnow(), rows_read=c["rows_read"], rows_loaded=c["rows_loaded"],
             rows_rejected=c["rows_rejected"], rows_duplicate=c["rows_duplicate"],
-            report=report.as_dict()))
+            report={"status": "succeeded", **report.as_dict()}))
+    checkpoint(store.engine)
     log.info("import %d: %d read, %d loaded, %d duplicate, %d rejected in %.1f s", import_id,
              c["rows_read"], c["rows_loaded"], c["rows_duplicate"], c["rows_rejected"],
              report.seconds)

@@ -13,6 +13,10 @@ from tailorcrm.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# After a checkpoint resets the WAL, SQLite truncates the file to this size: without it a WAL
+# that grew during a bulk import or training (readers can hold back checkpoints) keeps its
+# peak size on disk forever (280 MB was seen).
+SQLITE_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -22,7 +26,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA journal_size_limit={SQLITE_JOURNAL_SIZE_LIMIT}")
     cur.close()
+
+
+def checkpoint(engine: Engine) -> None:
+    """Fold a SQLite WAL back into the database and truncate it (after bulk writes).
+
+    A no-op on PostgreSQL. Readers still open keep what they need; SQLite then checkpoints
+    what it can and the file shrinks at a later checkpoint (journal_size_limit).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        dbapi: Any = conn.connection.driver_connection
+        dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def normalize_url(url: str) -> str:

@@ -7,6 +7,8 @@ import csv
 import datetime as dt
 import json
 import math
+import os
+import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -64,14 +66,75 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process of this host with ``pid`` still runs."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
 class ImportRepository(Repository):
     """Start and finish import runs; add, list and export their quarantined rows."""
 
-    def start(self, tid: int, entity: str, source: str) -> int:
-        """Record the start of an import; returns its id."""
+    def start(self, tid: int, entity: str, source: str,
+              report: Mapping[str, Any] | None = None) -> int:
+        """Record the start of an import (and end runs that died unfinished); returns its id.
+
+        The run remembers which process runs it (host and pid, in its report until it
+        finishes), so that a later start can tell a killed import from a running one.
+        """
+        self.end_interrupted()
+        owner = {**(report or {}), "status": "running", "host": socket.gethostname(),
+                 "pid": os.getpid()}
         with self._engine.begin() as conn:
             return int(conn.execute(insert(ImportRun).values(
-                tenant_id=tid, entity=entity, source=source).returning(ImportRun.id)).scalar_one())
+                tenant_id=tid, entity=entity, source=source, report=owner,
+            ).returning(ImportRun.id)).scalar_one())
+
+    def fail(self, tid: int, import_id: int, message: str) -> None:
+        """Record that an import stopped on an error (what it loaded before stays loaded)."""
+        with self._engine.begin() as conn:
+            conn.execute(update(ImportRun).where(
+                ImportRun.tenant_id == tid, ImportRun.id == import_id,
+                ImportRun.finished_at.is_(None),
+            ).values(finished_at=utcnow(), report={"status": "failed", "error": message[:2000]}))
+
+    def end_interrupted(self, *, stale_after: dt.timedelta = dt.timedelta(hours=24)) -> int:
+        """Mark unfinished runs whose process is gone as failed; returns how many.
+
+        A run of this host whose pid no longer lives, or any run unfinished for longer than
+        ``stale_after`` (its host may be another machine), was interrupted (killed, crashed,
+        power lost): it gets a finish time and ``status: failed`` in its report. What it had
+        loaded stays loaded; re-running the same file is idempotent.
+        """
+        host = socket.gethostname()
+        now = utcnow()
+        with self._engine.connect() as conn:
+            open_runs = conn.execute(select(ImportRun.id, ImportRun.started_at, ImportRun.report)
+                                     .where(ImportRun.finished_at.is_(None))).all()
+        dead = []
+        for run in open_runs:
+            owner = run.report or {}
+            started = as_utc(run.started_at)
+            mine = owner.get("host") == host and isinstance(owner.get("pid"), int)
+            if (mine and not _alive(int(owner["pid"]))) or (
+                    started is not None and now - started > stale_after) or not owner:
+                dead.append(run.id)
+        if not dead:
+            return 0
+        report = {"status": "failed", "error": "interrupted: the import ended before it "
+                                               "finished (process killed or crashed)"}
+        with self._engine.begin() as conn:
+            conn.execute(update(ImportRun).where(ImportRun.id.in_(dead),
+                                                 ImportRun.finished_at.is_(None))
+                         .values(finished_at=now, report=report))
+        return len(dead)
 
     def finish(self, tid: int, import_id: int, *, rows_read: int, rows_loaded: int,
                rows_rejected: int, rows_duplicate: int = 0,
@@ -82,7 +145,7 @@ class ImportRepository(Repository):
                 ImportRun.tenant_id == tid, ImportRun.id == import_id,
             ).values(finished_at=utcnow(), rows_read=rows_read, rows_loaded=rows_loaded,
                      rows_rejected=rows_rejected, rows_duplicate=rows_duplicate,
-                     report=_jsonable(report or {})))
+                     report=_jsonable({"status": "succeeded", **(report or {})})))
         if not result.rowcount:
             raise NotFoundError(f"no import {import_id}", import_id=import_id)
 

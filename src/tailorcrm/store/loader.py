@@ -118,9 +118,10 @@ def read_events(conn: Connection, tid: int) -> pd.DataFrame:
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(np.float64)
     # errors="coerce": a time no pandas timestamp can hold (year 9999 or 0001, stored before
     # times were checked at every entrance) becomes NaT and its row is skipped, not fatal
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601",
-                                 errors="coerce").astype("datetime64[ns, UTC]")
-    bad = frame["ts"].isna() | outside_window(frame["ts"], pd.Timestamp(latest_event_time()))
+    # (pandas may parse them at a coarser unit; they are dropped before the cast to ns)
+    ts = pd.to_datetime(frame["ts"], utc=True, format="ISO8601", errors="coerce")
+    bad = ts.isna() | outside_window(ts, pd.Timestamp(latest_event_time()))
+    frame["ts"] = ts.where(~bad).astype("datetime64[ns, UTC]")
     if bad.any():
         log.warning("tenant %d: skipped %d stored event(s) whose time is missing or outside "
                     "the accepted window (delete them with DELETE /v1/events/{key})",

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tailorcrm.api.deps import StoreDep
+from tailorcrm.api.deps import CacheDep, StoreDep
 from tailorcrm.api.errors import error_body
 
 router = APIRouter(tags=["health"])
@@ -22,16 +22,29 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The database is unreachable."}})
-def readyz(store: StoreDep) -> Any:
-    """The process can reach its database."""
+@router.get("/readyz", responses={503: {"description": "The database is unreachable, or "
+                                                  "every model load of this process failed."}})
+def readyz(store: StoreDep, cache: CacheDep) -> Any:
+    """The process can reach its database and serve its tenants' models.
+
+    Not ready (503) when the database is unreachable or when models were loaded and every
+    load failed; when only some tenants' models fail, it stays ready (the others are served)
+    and names those tenants under ``degraded``.
+    """
     try:
         with store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         return JSONResponse(error_body("storage_error", f"database unreachable: {exc}"),
                             status_code=503)
-    return {"status": "ready", "database": store.backend}
+    failures = cache.failures
+    if not cache.healthy:
+        return JSONResponse(error_body("storage_error", "every model load failed",
+                                       tenants=failures), status_code=503)
+    body: dict[str, Any] = {"status": "ready", "database": store.backend}
+    if failures:
+        body["degraded"] = failures
+    return body
 
 
 @router.get("/metrics", response_class=Response)
