@@ -235,7 +235,10 @@ def train_tenant(store: Store, tid: int, artifacts: Path, config: TrainConfig | 
     if candidate is not None:
         commit_recommender(store, tid, candidate, config, report, erased_after)
         if on_ranker is not None:
-            on_ranker(candidate.ranker, candidate.version)
+            try:
+                on_ranker(candidate.ranker, candidate.version)
+            except Exception:  # active already: a server loads it from the registry instead
+                log.exception("tenant %d: installing model %s failed", tid, candidate.version)
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     log.info("trained tenant %d in %.1fs", tid, report.seconds["total"])
     return report
