@@ -20,7 +20,6 @@ from tailorcrm.schema.time_window import EARLIEST_EVENT_TIME
 from tailorcrm.store.tables import Event
 
 
-
 def _event(ts: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"customer_id": "c0", "item_id": "i0", "type": "view", **extra}
     if ts is not None:
