@@ -9,8 +9,8 @@ when each evaluation stays within its budget. The governor keeps that bounded pe
   CPU-seconds per second, with bursts up to ``tenant_cpu_burst_ms``.
 
 A request that cannot run yet *waits without holding a thread* (it is a coroutine) until
-both allow it or its :class:`~tailorcrm.customize.budget.RequestBudget` deadline passes; in
-the latter case it still answers in time, with every rule failed safe
+both allow it or 60 % of its :class:`~tailorcrm.customize.budget.RequestBudget` time has
+passed; in the latter case it still answers in time, with every rule failed safe
 (``limit="tenant_throttled"``). Waiting, rather than refusing at once, also slows a client
 that hammers the server in a closed loop. Limits are per server process (with several
 workers, each process has its own).
@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from tailorcrm.customize.budget import RequestBudget, RuleLimits
 
 THROTTLED = "tenant_throttled"
+WAIT_RESERVE = 0.4
+"""Share of ``request_ms`` a waiting request keeps for its rules and the rest of its work
+(it waits for its turn for at most 60 % of its budget)."""
 
 
 @dataclass
@@ -69,7 +72,8 @@ class TenantGovernor:
         Not admitted: ``budget.refused`` is set, so every evaluation fails safe at once.
         Admitted: the CPU the request's evaluations used is charged when it leaves.
         """
-        admitted = await self._acquire(tenant, budget.deadline)
+        reserve = WAIT_RESERVE * self.limits.request_ms / 1000
+        admitted = await self._acquire(tenant, budget.deadline - reserve)
         if not admitted:
             budget.refused = THROTTLED
         try:

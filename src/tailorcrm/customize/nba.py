@@ -90,6 +90,17 @@ def actions_for_customer(store: Store, tid: int, customer_id: str, *,
     """
     cat = catalog if isinstance(catalog, ActionCatalog) else load_catalog(
         store.configs, tid, catalog)
+    if budget is not None and budget.refused is not None:
+        # The tenant's limits refused rule evaluation (see customize/governor.py): every
+        # action fails safe, without reading what its rules would have needed.
+        store.customers.get(tid, customer_id)  # NotFoundError for an unknown customer
+        for action in cat.actions:
+            if action.enabled:
+                message = f"rule budget exceeded: {budget.refused}"
+                if errors is not None:
+                    errors[action.name] = message
+                budget.report(action.name, "budget", budget.refused, message)
+        return []
     ctx = stored_context(store, tid, customer_id, context)
     lists, views = stored_lists(store, tid, customer_id, cat, item_cache=item_cache)
     moment = now or dt.datetime.now(dt.UTC)
