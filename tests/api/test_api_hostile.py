@@ -274,3 +274,24 @@ def test_failed_authentications_are_logged_and_limited_per_address(
         assert all("guess" not in m for m in logged)  # the secret part is never logged
     finally:
         api.store.close()
+
+
+# -- forged recommendation ids (issue 9.5; more in test_api_recommendation_ids.py) -------------
+def _b64url(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("rec_id", [
+    _b64url(b'{"c":"c1","s":"vip","v":"v9","r":"0"}'),  # unsigned, as ids were before signing
+    _b64url(b'{"c":"c1","s":"vip","v":"v9","r":"0"}') + "." + "A" * 22,  # made-up signature
+    _b64url(b'{"c":"c1"}') + "." + _b64url(b"\x00" * 16), ".", "..", "%00.%00", "A" * 1000,
+])
+def test_forged_recommendation_ids_record_no_feedback(api: Api, rec_id: str) -> None:
+    seed(api)
+    r = api.client.post(f"/v1/recommendations/{rec_id}/feedback",
+                        json={"item_id": "i1", "outcome": "purchased", "value": 1e9},
+                        headers=api.h("write"))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    assert all(e.value != 1e9 for e in api.store.events.for_customer(api.tid, "c1"))
