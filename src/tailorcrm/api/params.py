@@ -13,7 +13,7 @@ from fastapi import Path
 from pydantic import AfterValidator, Field
 
 from tailorcrm.errors import ValidationError
-from tailorcrm.schema.ids import MAX_ID_LENGTH, normalize_id
+from tailorcrm.schema.ids import ID_PATTERN, MAX_ID_LENGTH, normalize_id
 
 
 def _normalized(value: str) -> str:
@@ -27,14 +27,18 @@ def _normalized_or_none(value: str | None) -> str | None:
     return None if value is None else _normalized(value)
 
 
-CustomerIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH + 64,
-                                     description="The CRM's customer id."),
+ID_RULE = ("Normalised to Unicode NFC with leading and trailing white space removed; "
+           "case-sensitive; control and invisible format characters are refused.")
+CustomerIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH,
+                                     pattern=ID_PATTERN,
+                                     description=f"The CRM's customer id. {ID_RULE}"),
                            AfterValidator(_normalized)]
-ItemIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH + 64,
-                                 description="The CRM's item id."),
+ItemIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN,
+                                 description=f"The CRM's item id. {ID_RULE}"),
                        AfterValidator(_normalized)]
-ExternalId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH + 64),
+ExternalId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN,
+                                  description=ID_RULE),
                        AfterValidator(_normalized)]
-OptionalExternalId = Annotated[str | None, Field(None, min_length=1,
-                                                 max_length=MAX_ID_LENGTH + 64),
+OptionalExternalId = Annotated[str | None, Field(None, min_length=1, max_length=MAX_ID_LENGTH,
+                                                 pattern=ID_PATTERN, description=ID_RULE),
                                AfterValidator(_normalized_or_none)]

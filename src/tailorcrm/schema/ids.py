@@ -28,6 +28,18 @@ from tailorcrm.errors import ValidationError
 MAX_ID_LENGTH = 255
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# The refused characters as a regular-expression class, for the API's schema (JSON Schema
+# has no Unicode categories): Cc, Cf, Zl and Zp of Unicode 15 outside the surrogates.
+_REFUSED_CLASS = (
+    "\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+# Python's str.strip() white space, spelt out (regex engines disagree on what \\s holds)
+_SPACE_CLASS = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+ID_PATTERN = (f"^[{_SPACE_CLASS}]*[^{_SPACE_CLASS}{_REFUSED_CLASS}]"
+              f"(?:[^{_REFUSED_CLASS}]*[^{_SPACE_CLASS}{_REFUSED_CLASS}])?[{_SPACE_CLASS}]*$")
+"""An id that :func:`normalize_id` accepts (white space padding allowed), as a pattern."""
 
 
 def id_problem(text: str) -> str | None:

@@ -8,13 +8,15 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from tailorcrm.api.deps import Admin, Reader, StoreDep
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.customize.actions import load_catalog, save_catalog
 from tailorcrm.customize.configs import ACTIONS_KIND, RULES_KIND, STRATEGY_KIND
 from tailorcrm.customize.rules import load_ruleset, save_ruleset
 from tailorcrm.customize.strategies import load_strategy, save_strategy
 from tailorcrm.errors import ValidationError
 
-router = APIRouter(tags=["customization"])
+router = APIRouter(tags=["customization"],
+                   responses=error_responses(*AUTHENTICATED, 404, 409, 413))
 
 Name = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 

@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import Reader, StoreDep, Writer
 from tailorcrm.api.params import CustomerIdPath, ExternalId
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.errors import NotFoundError
 from tailorcrm.store.records import Consent
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"],
+                   responses=error_responses(*AUTHENTICATED, 404, 413))
 
 MAX_BATCH = 10_000
 

@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tailorcrm.api.deps import Admin, StoreDep, Writer
 from tailorcrm.api.params import ExternalId, OptionalExternalId
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.api.routes.customers import MAX_BATCH
 from tailorcrm.errors import NotFoundError, ValidationError
 from tailorcrm.schema.time_window import EARLIEST_EVENT_TIME, FUTURE_TOLERANCE_HOURS
 from tailorcrm.store.events import BUILTIN
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"],
+                   responses=error_responses(*AUTHENTICATED, 404, 413))
 
 WINDOW = (f"Accepted from {EARLIEST_EVENT_TIME.date().isoformat()} to now + "
           f"{FUTURE_TOLERANCE_HOURS:g} h (the same window as imports).")
@@ -33,9 +35,9 @@ class EventCreate(BaseModel):
     value: float | None = Field(None, allow_inf_nan=False)
     ts: dt.datetime | None = Field(None, description=f"When it happened (default: now). "
                                                      f"{WINDOW}")
-    attributes: dict[str, Any] = Field(default_factory=dict,
-                                       description="Custom event fields by name; never a "
-                                                   "built-in field.")
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="Custom event fields by name; never a built-in field.",
+        json_schema_extra={"propertyNames": {"not": {"enum": [*BUILTIN, "attributes"]}}})
 
     @field_validator("attributes")
     @classmethod
@@ -53,10 +55,14 @@ class EventsPublic(BaseModel):
     duplicates: int
 
 
+_CRITERIA = ("idempotency_keys", "customer_id", "item_id", "type", "before", "after")
+
+
 class EventsDelete(BaseModel):
     """Which events to delete: every given criterion must match (at least one is needed)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": [k], "properties": {k: {"not": {"type": "null"}}}} for k in _CRITERIA]})
 
     idempotency_keys: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = \
         Field(None, max_length=MAX_BATCH)
@@ -81,7 +87,9 @@ class DeletedPublic(BaseModel):
 
 @router.post("/v1/events", response_model=EventsPublic)
 def post_events(principal: Writer, store: StoreDep, request: Request,
-                body: Annotated[EventCreate | list[EventCreate], Body()]) -> Any:
+                body: Annotated[EventCreate | Annotated[list[EventCreate],
+                                                        Field(max_length=MAX_BATCH)], Body()],
+                ) -> Any:
     """Store one event or a list of up to 10,000, all or nothing (422 names each bad row)."""
     events = body if isinstance(body, list) else [body]
     if len(events) > MAX_BATCH:

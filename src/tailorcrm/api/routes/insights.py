@@ -13,12 +13,14 @@ from pydantic import BaseModel
 
 from tailorcrm.api.deps import Reader, StoreDep
 from tailorcrm.api.params import CustomerIdPath
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.customize.actions import DEFAULT_CATALOG
 from tailorcrm.customize.budget import RequestBudget
 from tailorcrm.customize.governor import TenantGovernor
 from tailorcrm.customize.nba import actions_for_customer
 
-router = APIRouter(tags=["insights"])
+router = APIRouter(tags=["insights"],
+                   responses=error_responses(*AUTHENTICATED, 404, 409, 503))
 _SETUP = threading.Lock()
 
 

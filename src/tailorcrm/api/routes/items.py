@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import Reader, StoreDep, Writer
 from tailorcrm.api.params import ExternalId, ItemIdPath
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.api.routes.customers import MAX_BATCH, UpsertPublic
 from tailorcrm.errors import NotFoundError
 
-router = APIRouter(tags=["items"])
+router = APIRouter(tags=["items"],
+                   responses=error_responses(*AUTHENTICATED, 404, 413))
 
 
 

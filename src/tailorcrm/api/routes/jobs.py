@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict
 
 from tailorcrm.api.deps import JobsDep, Reader, Writer
-from tailorcrm.api.responses import error_responses
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.jobs.train import TrainConfig
 from tailorcrm.serving.jobs import JobState
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(tags=["jobs"],
+                   responses=error_responses(*AUTHENTICATED, 404, 409))
 
 JobId = Path(min_length=1, max_length=64)
 

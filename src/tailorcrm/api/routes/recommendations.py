@@ -12,13 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
 from tailorcrm.api.params import CustomerIdPath, ExternalId, ItemIdPath
-from tailorcrm.api.responses import error_responses
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.errors import ConflictError, NotFoundError
 from tailorcrm.schema.fields import FieldSpec, FieldType
 from tailorcrm.serving import recommend as service
 from tailorcrm.store import Store
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"],
+                   responses=error_responses(*AUTHENTICATED, 404, 409, 413, 503))
 
 OUTCOME_TYPES = {"accepted": "feedback", "rejected": "reject", "clicked": "click",
                  "purchased": "purchase"}

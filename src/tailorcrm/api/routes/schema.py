@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import Admin, Reader, StoreDep
+from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.errors import ValidationError
 from tailorcrm.schema.fields import Entity, FieldSpec, FieldType
 
-router = APIRouter(tags=["schema"])
+router = APIRouter(tags=["schema"],
+                   responses=error_responses(*AUTHENTICATED, 404, 409, 413))
 
 
 class FieldCreate(BaseModel):
