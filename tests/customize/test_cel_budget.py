@@ -234,3 +234,20 @@ def test_governor_limits_concurrency_per_tenant() -> None:
 
     run(scenario())
     assert order == ["first in", "first out", "second in", "second out"]
+
+
+def test_rules_validate_refuses_a_backreference_with_a_caret(tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tailorcrm.cli.main import app
+
+    bad = tmp_path / "rules.json"
+    bad.write_text(json.dumps({"filters": [
+        {"name": "re", "expression": r"item.title.matches('(a)\\1')"},
+        {"name": "costly", "expression": NESTED_ALL.replace("customer.biglist", "item.tags")}]}))
+    result = CliRunner().invoke(app, ["rules", "validate", str(bad)])
+    assert result.exit_code == RuleError.exit_code
+    assert "line 1, column 20" in result.output and "^" in result.output
+    assert "invalid regular expression" in result.output

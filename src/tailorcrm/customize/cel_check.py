@@ -123,7 +123,7 @@ def _check_regex(node: lark.Tree, regex_error: Callable[[str], str | None]) -> N
         return
     why = regex_error(literal[0])
     if why is not None:
-        raise _fail(f"invalid regular expression {literal[0]!r}: {why} (patterns are RE2: "
+        raise _fail(f"invalid regular expression /{literal[0]}/: {why} (patterns are RE2: "
                     f"no backreferences or look-around)", literal[1], "regex")
 
 
