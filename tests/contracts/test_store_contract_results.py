@@ -105,8 +105,8 @@ def test_imports_and_quarantine_export(store: Store, tmp_path: Path) -> None:
     store.imports.finish(tid, run, rows_read=10, rows_loaded=8, rows_rejected=2,
                          report={"errors": 2, "share": float("inf")})
     rec = store.imports.get(tid, run)
-    assert (rec.rows_loaded, rec.rows_rejected, rec.report) == (8, 2, {"errors": 2,
-                                                                        "share": None})
+    assert (rec.rows_loaded, rec.rows_rejected, rec.report) == (8, 2, {
+        "status": "succeeded", "errors": 2, "share": None})
     assert rec.finished_at is not None
     assert [q.row_number for q in store.imports.quarantine(tid, run)] == [3, 7]
     assert store.imports.quarantine(tid)[1].raw == {"ts": "yesterday", "qty": None}
