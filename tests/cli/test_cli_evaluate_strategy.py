@@ -44,7 +44,26 @@ def test_evaluate_stored_strategy_beats_popularity(tmp_path: Path) -> None:
     assert models["strategy:homepage"]["ndcg@10"] > models["popularity"]["ndcg@10"]
 
 
-def test_evaluate_needs_a_source(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["evaluate", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
-    assert result.exit_code != 0
-    assert "--interactions" in result.output
+def test_evaluate_on_a_tenant_uses_its_stored_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'eval.db'}"
+    store = Store.open(url)
+    tid = store.tenants.ensure("acme")
+    store.tenants.ensure("empty")
+    paths = write(generate(DemoConfig(seed=4, n_customers=120, n_items=40)), tmp_path / "files")
+    run_import(store, tid, "events", paths["events"], load_mapping(MAPPINGS["events"]), now=NOW)
+    n_events = store.events.count(tid)
+    store.close()
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, [
+        "evaluate", "--db", url, "--tenant", "acme", "--protocol", "leave-last-out",
+        "--models", "popularity", "--no-default", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["dataset"] == f"tenant:{tid}"
+    assert doc["n_train_events"] + doc["n_test_events"] <= n_events
+    assert len(doc["test_events_sha256"]) == 64
+    # a tenant without events, and a tenant that does not exist, get clear errors
+    empty = CliRunner().invoke(app, ["evaluate", "--db", url, "--tenant", "empty"])
+    assert empty.exit_code != 0 and "--interactions" in empty.output
+    missing = CliRunner().invoke(app, ["evaluate", "--db", url, "--tenant", "nobody"])
+    assert missing.exit_code != 0 and "nobody" in missing.output

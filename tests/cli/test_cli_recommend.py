@@ -50,3 +50,13 @@ def test_show_and_batch(sqlite_url: str) -> None:
     missing = runner.invoke(app, ["recommend", "show", "c0"],
                             env={**env, "TAILORCRM_TENANT": "nobody"})
     assert missing.exit_code == 4  # NotFoundError
+
+
+def test_show_for_a_customer_that_does_not_exist_fails(sqlite_url: str) -> None:
+    _seed(sqlite_url)
+    env = {"TAILORCRM_DATABASE_URL": sqlite_url, "TAILORCRM_TENANT": "shop"}
+    shown = runner.invoke(app, ["recommend", "show", "nobody", "--json"], env=env)
+    assert shown.exit_code != 0
+    assert "no customer 'nobody'" in shown.output
+    padded = runner.invoke(app, ["recommend", "show", " c0 ", "--n", "2", "--json"], env=env)
+    assert padded.exit_code == 0, padded.output

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,21 +32,72 @@ def test_stratified_item_golden_ten_rows() -> None:
     # np.random.seed(42); np.random.rand(10), one draw per row in file order:
     #   r0 .3745  r1 .9507  r2 .7320  r3 .5987  r4 .156019  r5 .155995  r6 .0581
     #   r7 .8662  r8 .6011  r9 .7081
-    # Item A (4 rows) by draw: r0, r3, r2, r1 -> rank/count .25 .5 .75 1.0 -> train r0 r3 r2
-    # (.75 <= .75), test r1.
-    # Item B (3 rows): r6 (.0581), r5 (.155995), r4 (.156019) -> 1/3 2/3 1 -> test r4.
-    # Item C (2 rows): r8, r7 -> .5 1 -> train r8, test r7 (round(1.5) would be 2: not used).
-    # Item D (1 row): 1/1 > .75 -> test r9 (round(.75) would be 1: not used).
+    # Item A (4 rows) by draw: r0, r3, r2, r1 -> train ranks <= round(.75 * 4) = 3: r0 r3 r2,
+    # test r1. Item B (3 rows): r6, r5, r4 -> round(2.25) = 2: train r6 r5, test r4.
+    # Item C (2 rows): round(1.5) = 2 (half to even): both train. Item D (1 row): round(.75)
+    # = 1: train. The released Microsoft Recommenders 1.2.1 gives exactly this.
     train, test = stratified_item(_ten_rows(), ratio=0.75, seed=42)
-    assert train.index.tolist() == [0, 3, 2, 6, 5, 8]
-    assert test.index.tolist() == [1, 4, 7, 9]
+    assert train.index.tolist() == [0, 3, 2, 6, 5, 8, 7, 9]
+    assert test.index.tolist() == [1, 4]
 
 
 def test_stratified_item_min_rating_filters_before_drawing() -> None:
     # min_rating=2 drops item D first; the 9 remaining rows draw the same first 9 numbers.
     train, test = stratified_item(_ten_rows(), ratio=0.75, min_rating=2, seed=42)
-    assert train.index.tolist() == [0, 3, 2, 6, 5, 8]
-    assert test.index.tolist() == [1, 4, 7]
+    assert train.index.tolist() == [0, 3, 2, 6, 5, 8, 7]
+    assert test.index.tolist() == [1, 4]
+
+
+def _planted_reference_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    n = 400
+    return pd.DataFrame({"customer_id": rng.integers(0, 40, n).astype(str),
+                         "item_id": rng.zipf(1.6, n).clip(max=60).astype(str),
+                         "ts": pd.to_datetime(rng.integers(0, 10**6, n), unit="s")})
+
+
+# Test-row ids that the released Microsoft Recommenders 1.2.1 produced on
+# _planted_reference_frame() (python_stratified_split(filter_by="item", seed=42) and
+# python_chrono_split(filter_by="user"), ratio 0.75; the package is not a dependency).
+REFERENCE_STRATIFIED_TEST = [
+    1, 11, 12, 25, 33, 34, 35, 38, 43, 50, 52, 53, 55, 62, 65, 67, 69, 70, 73, 76, 80, 86, 88,
+    91, 92, 94, 113, 115, 118, 120, 121, 126, 127, 139, 140, 154, 165, 178, 182, 183, 186,
+    191, 192, 197, 198, 203, 211, 212, 217, 219, 226, 228, 230, 240, 241, 242, 247, 249, 252,
+    256, 261, 264, 270, 271, 272, 273, 276, 278, 279, 280, 296, 305, 308, 313, 314, 315, 324,
+    336, 351, 358, 364, 366, 376, 378, 381, 383, 385, 389, 390, 393, 395, 396, 398, 399,
+]
+REFERENCE_CHRONO_TEST = [
+    5, 6, 7, 14, 15, 17, 21, 22, 23, 25, 30, 31, 32, 34, 42, 43, 48, 49, 50, 53, 54, 55, 58,
+    68, 75, 78, 88, 89, 90, 92, 97, 98, 100, 104, 105, 106, 115, 117, 118, 120, 123, 124, 125,
+    139, 145, 150, 153, 154, 158, 167, 170, 173, 174, 182, 183, 187, 188, 189, 195, 198, 210,
+    211, 213, 223, 224, 227, 232, 237, 247, 248, 249, 266, 272, 283, 288, 294, 296, 307, 318,
+    323, 326, 327, 328, 337, 339, 340, 342, 345, 347, 351, 352, 353, 355, 356, 366, 376, 392,
+    398,
+]
+
+
+def test_stratified_item_matches_the_released_reference_row_for_row() -> None:
+    train, test = stratified_item(_planted_reference_frame(), ratio=0.75, seed=42)
+    assert sorted(test.index.tolist()) == REFERENCE_STRATIFIED_TEST
+    assert len(train) == 400 - len(REFERENCE_STRATIFIED_TEST)
+
+
+def test_temporal_per_customer_matches_the_released_chrono_split() -> None:
+    train, test = temporal_per_customer(_planted_reference_frame(), ratio=0.75)
+    assert sorted(test.index.tolist()) == REFERENCE_CHRONO_TEST
+    assert len(train) == 400 - len(REFERENCE_CHRONO_TEST)
+
+
+@pytest.mark.realdata
+def test_stratified_item_on_movielens_matches_the_released_reference(data_dir: Path) -> None:
+    ml = pd.read_csv(data_dir / "movielens-100k" / "u.data", sep="\t",
+                     names=["customer_id", "item_id", "rating", "timestamp"])
+    train, test = stratified_item(ml, ratio=0.75, seed=42)
+    digest = hashlib.sha256(",".join(map(str, sorted(test.index))).encode()).hexdigest()
+    # Microsoft Recommenders 1.2.1 python_stratified_split(ratio=0.75, filter_by="item",
+    # seed=42) on the same file: 75,066 train rows, 24,934 test rows, this hash of test ids.
+    assert (len(train), len(test)) == (75_066, 24_934)
+    assert digest == "b1b8dc3d3f6d36779813f26bfd8c2ca90f83ad99747b883fbe7b21a37e6a9b42"
 
 
 def test_stratified_item_does_not_touch_global_rng_or_input() -> None:
@@ -62,8 +116,10 @@ def test_stratified_item_real_shape_on_planted_counts() -> None:
                           "item_id": rng.integers(0, 40, 2000).astype(str)})
     train, test = stratified_item(frame, ratio=0.75, seed=3)
     assert len(train) + len(test) == len(frame)
-    per_item = train.groupby("item_id").size() / frame.groupby("item_id").size()
-    assert per_item.between(0.7, 0.75 + 1e-12).all()
+    # each item keeps round(0.75 * count) rows (half to even) in train
+    sizes = frame.groupby("item_id").size()
+    kept = train.groupby("item_id").size().reindex(sizes.index, fill_value=0)
+    assert (kept == np.round(0.75 * sizes)).all()
 
 
 def test_bad_ratio_rejected() -> None:
@@ -80,11 +136,11 @@ def _timed() -> pd.DataFrame:
 
 
 def test_temporal_per_customer_keeps_earliest_share() -> None:
-    # a: times 1,2,3,4 (rows 1,3,2,0) -> ranks .25 .5 .75 1 -> test row 0 (time 4)
-    # b: times 5,10 (rows 5,4) -> .5 1 -> test row 4; c: one event -> 1 > .75 -> test row 6
+    # a: times 1,2,3,4 (rows 1,3,2,0) -> train ranks <= round(3.0) -> test row 0 (time 4)
+    # b: times 5,10 (rows 5,4) -> round(1.5) = 2: both train; c: round(.75) = 1: train
     train, test = temporal_per_customer(_timed(), ratio=0.75)
-    assert sorted(test.index.tolist()) == [0, 4, 6]
-    assert sorted(train.index.tolist()) == [1, 2, 3, 5]
+    assert sorted(test.index.tolist()) == [0]
+    assert sorted(train.index.tolist()) == [1, 2, 3, 4, 5, 6]
 
 
 def test_leave_last_out_holds_out_one_per_customer() -> None:
@@ -137,7 +193,8 @@ def test_kfold_matches_surprise_itself() -> None:
 
 def test_stratified_item_equals_the_reference_pipeline_inline() -> None:
     # The reference steps written out with pandas, as recommenders' _do_stratification runs
-    # them: np.random.seed, a "random" column, sort, groupby count/cumcount, rank/count.
+    # them in the released 1.2.1: np.random.seed, a "random" column, sort, groupby
+    # count/cumcount, rank <= round(threshold * count).
     rng = np.random.default_rng(11)
     frame = pd.DataFrame({"customer_id": rng.integers(0, 80, 3000),
                           "item_id": rng.zipf(1.6, 3000) % 150})
@@ -147,10 +204,11 @@ def test_stratified_item_equals_the_reference_pipeline_inline() -> None:
     data = data.sort_values(["item_id", "random"])
     groups = data.groupby("item_id")
     data["count"] = groups["item_id"].transform("count")
-    data["rank"] = (groups.cumcount() + 1) / data["count"]
+    data["rank"] = groups.cumcount() + 1
     first, second = np.cumsum([0.75, 0.25])
-    expected_train = data[data["rank"] <= first]
-    expected_test = data[(data["rank"] > first) & (data["rank"] <= second)]
+    expected_train = data[data["rank"] <= round(first * data["count"])]
+    expected_test = data[(data["rank"] > round(first * data["count"]))
+                         & (data["rank"] <= round(second * data["count"]))]
     train, test = stratified_item(frame, ratio=0.75, seed=42)
     assert train.index.tolist() == expected_train.index.tolist()
     assert test.index.tolist() == expected_test.index.tolist()

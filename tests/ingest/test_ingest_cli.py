@@ -37,3 +37,19 @@ def test_import_with_named_mapping_and_empty_file(sqlite_url: str) -> None:
     wrong = runner.invoke(app, ["import", "items", str(BAD / "customers.csv"), "--mapping",
                                 str(BAD / "customers.toml"), "--db", sqlite_url])
     assert wrong.exit_code == 2  # ConfigError: the mapping imports customers
+
+
+def test_an_import_that_loads_no_row_exits_non_zero_with_its_first_reasons(
+        sqlite_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "all_bad.csv"
+    bad.write_text("customer_id,item_id,type,timestamp\n"
+                   "c1,i1,purchase,not a date\n"
+                   ",i2,purchase,2025-01-01\n"
+                   "c3,i3,teleport,2025-01-01\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", "events", str(bad), "--db", sqlite_url,
+                                      "--tenant", "cli"])
+    assert result.exit_code != 0
+    assert "no row of all_bad.csv was loaded" in result.output
+    for row in (1, 2, 3):  # every reason, in full, with its row (1 = first data row) and field
+        assert f"row {row}, field" in result.output
+    assert "teleport" in result.output

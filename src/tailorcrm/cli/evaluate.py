@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, open_tenant
+from tailorcrm.cli.common import (
+    DbOption,
+    TenantOption,
+    console,
+    handle_errors,
+    load_settings,
+    open_tenant,
+)
 from tailorcrm.errors import ConfigError
 from tailorcrm.evaluation.loaders import InteractionFormat, read_interactions
 from tailorcrm.evaluation.runner import EvaluationConfig, ModelSpec, evaluate
@@ -51,21 +58,21 @@ def evaluate_command(
         "models": {name: ModelSpec(kind=name)
                    for name in (m.strip() for m in models.split(",")) if name},
     })
-    if interactions is None and not strategy:
-        raise ConfigError("give --interactions FILE, or --strategy NAME to evaluate on the "
-                          "tenant's stored data")
-    if strategy:
+    if interactions is None or strategy:
         from tailorcrm.customize.pipeline import stored_strategy_scorer
 
         with open_tenant(db, tenant) as (store, tid):
             scorers = {f"strategy:{name}": stored_strategy_scorer(store, tid, name)
-                       for name in strategy}
+                       for name in strategy or ()}
             source = (read_interactions(interactions, _format(fmt)) if interactions
                       else store.load_dataset(tid))
+            if interactions is None and not len(source.events):
+                raise ConfigError(f"tenant {tenant or load_settings(db=db).tenant!r} has no "
+                                  "stored events to evaluate: import some, or give "
+                                  "--interactions FILE")
             label = interactions.name if interactions else f"tenant:{tid}"
-            result = evaluate(source, config, dataset=label, models=scorers)
+            result = evaluate(source, config, dataset=label, models=scorers or None)
     else:
-        assert interactions is not None
         events = read_interactions(interactions, _format(fmt))
         result = evaluate(events, config, dataset=interactions.name)
     if json_out is not None:

@@ -25,6 +25,7 @@ from tailorcrm.cli.common import (
     load_settings,
     open_tenant,
 )
+from tailorcrm.errors import ValidationError
 from tailorcrm.ingest.mapping import ImportEntity, load_mapping
 from tailorcrm.ingest.quality import QualityReport
 from tailorcrm.ingest.quarantine import export_quarantine
@@ -94,6 +95,16 @@ def _import(entity: ImportEntity, file: Path, mapping: str | None, db: str | Non
             report_json.write_text(json.dumps(body, indent=2, ensure_ascii=False),
                                    encoding="utf-8")
             console.print(f"report written to {report_json}")
+        report = result.report
+        if report.rows_read and not (report.rows_loaded or report.rows_duplicate):
+            first = store.imports.quarantine(tid, result.import_id, limit=5)
+            for q in first:
+                console.print(f"  row {q.row_number}, field {q.field!r}: {q.reason}")
+            reason = f"; first: row {first[0].row_number}, field {first[0].field!r}: " \
+                     f"{first[0].reason}" if first else ""
+            raise ValidationError(f"no row of {file.name} was loaded: all "
+                                  f"{report.rows_rejected:,} rows were rejected{reason}",
+                                  import_id=result.import_id)
 
 
 @app.command("customers")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, open_tenant
 from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import NotFoundError
 from tailorcrm.jobs.progress import rich_progress
 from tailorcrm.jobs.recommend_batch import recommend_all
 from tailorcrm.jobs.train import RECOMMENDER_NAME, config_hash
@@ -17,6 +18,7 @@ from tailorcrm.recommend import default_recommender
 from tailorcrm.recommend.base import Recommender
 from tailorcrm.recommend.ranking import Ranker, RankingConfig
 from tailorcrm.recommend.registry import load_model
+from tailorcrm.schema.ids import normalize_id
 from tailorcrm.store import Store
 
 app = typer.Typer(help="Recommendations with reasons: one customer's list, or all of them.",
@@ -41,6 +43,11 @@ def show(
 ) -> None:
     """Show a customer's top-N items with their reasons."""
     with open_tenant(db, tenant) as (store, tid):
+        customer_id = normalize_id(customer_id, field="customer_id")
+        if store.customers.find(tid, customer_id) is None and not store.events.for_customer(
+                tid, customer_id, limit=1):
+            raise NotFoundError(f"no customer {customer_id!r} in this tenant",
+                                customer_id=customer_id)
         data = store.load_dataset(tid)
         model, _ = _model(store, tid, data)
         recs = Ranker(model, data, RankingConfig(n=n)).recommend(customer_id)

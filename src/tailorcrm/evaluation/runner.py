@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import time
@@ -192,6 +193,17 @@ def evaluate_model(
     }
 
 
+def events_digest(events: pd.DataFrame) -> str:
+    """SHA-256 of the sorted ``customer_id, item_id, ts`` of some events: two splits that hold
+    the same rows give the same digest, whatever their order or index."""
+    ts = pd.to_datetime(events["ts"], utc=True).astype("int64").tolist() \
+        if "ts" in events and len(events) else [""] * len(events)
+    keys = [f"{c}\x1f{i}\x1f{t}" for c, i, t in zip(events["customer_id"].tolist(),
+                                                     events["item_id"].tolist(), ts,
+                                                     strict=True)]
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+
+
 def evaluate(
     events: pd.DataFrame | Dataset,
     config: EvaluationConfig,
@@ -225,5 +237,6 @@ def evaluate(
         "seed": config.seed,
         "n_train_events": len(train_events),
         "n_test_events": len(test_events),
+        "test_events_sha256": events_digest(test_events),
         "models": results,
     }

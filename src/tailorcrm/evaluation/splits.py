@@ -30,21 +30,26 @@ def _stratify(
     """The stratification step shared by the stratified and chronological splitters.
 
     Written by hand (no library offers it without pulling in Microsoft Recommenders and its
-    dependency tree) to reproduce ``recommenders.datasets.python_splitters._do_stratification``
-    row for row: sort by the group column then ``order`` (a stable lexsort, as pandas does for
-    several keys), rank within the group, keep ``rank / count <= ratio`` for train and
-    ``ratio < rank / count <= ratio + (1 - ratio)`` (their ``np.cumsum``) for test.
+    dependency tree) to reproduce ``_do_stratification`` of the released Microsoft
+    Recommenders 1.2.1 (``recommenders.datasets.python_splitters``) row for row: sort by the
+    group column then ``order`` (a stable lexsort, as pandas does for several keys), rank
+    within the group (1-based), keep ``rank <= round(ratio * count)`` for train and
+    ``round(ratio * count) < rank <= round(1.0 * count)`` (their ``np.cumsum`` thresholds)
+    for test, rounding half to even as pandas' ``Series.round`` does. An item rated once or
+    twice goes wholly to train (0.75 and 1.5 round to 1 and 2). Older revisions kept
+    ``rank / count <= ratio`` instead; that rule moves 735 of ML-100K's 100,000 rows.
     """
     frame = events.copy()
     frame["_order"] = order
     frame = frame.sort_values([by, "_order"])
     groups = frame.groupby(by, sort=False)
     count = groups[by].transform("count").to_numpy(dtype=np.int64)
-    rank = (groups.cumcount() + 1).to_numpy(dtype=np.int64) / count
+    rank = (groups.cumcount() + 1).to_numpy(dtype=np.int64)
     first, second = np.cumsum([ratio, 1 - ratio])
+    train_last, test_last = np.round(first * count), np.round(second * count)
     frame = frame.drop(columns="_order")
-    train = frame[rank <= first]
-    test = frame[(rank > first) & (rank <= second)]
+    train = frame[rank <= train_last]
+    test = frame[(rank > train_last) & (rank <= test_last)]
     return train, test
 
 
@@ -78,8 +83,8 @@ def stratified_item(
     Rows (after the ``min_rating`` filter, which keeps groups with at least that many rows)
     each draw one number from ``np.random.seed(seed); np.random.rand(n)`` in file order;
     rows are sorted by the ``filter_by`` column then that number; a row goes to train when
-    its rank within the group divided by the group size is ``<= ratio`` (so an item seen
-    once goes to test, and ``floor``-like, not ``round``, counts go to train).
+    its rank within the group is ``<= round(ratio * size)`` (half to even; so an item seen
+    once or twice goes wholly to train), as the released 1.2.1 does.
 
     Returns
     -------
@@ -107,7 +112,7 @@ def temporal_per_customer(
     """Each customer's earliest ``ratio`` of events to train, the rest to test.
 
     Microsoft Recommenders' ``python_chrono_split(filter_by="user")``: sort by customer then
-    time (ties keep file order), train where ``rank / count <= ratio``.
+    time (ties keep file order), train where ``rank <= round(ratio * count)``.
     """
     _check_ratio(ratio)
     _check_columns(events, col_user, col_time)
