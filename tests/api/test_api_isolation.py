@@ -23,7 +23,7 @@ PUBLIC = {"/healthz", "/readyz", "/metrics"}
 ADMIN_ONLY = {("POST", "/v1/schema/{entity}/fields"), ("DELETE", "/v1/schema/{entity}/fields"),
               ("PUT", "/v1/strategies/{name}"), ("PUT", "/v1/rules/{name}"),
               ("PUT", "/v1/actions/{name}"), ("DELETE", "/v1/events/{idempotency_key}"),
-              ("POST", "/v1/events:delete")}
+              ("POST", "/v1/events:delete"), ("PUT", "/v1/settings")}
 BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/customers/{customer_id}"): {"attributes": {}},
     ("POST", "/v1/customers:batch"): {"customers": [{"customer_id": "cb"}]},
@@ -32,6 +32,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/events"): {"idempotency_key": "b-event-1", "customer_id": "cb",
                              "item_id": "ib", "type": "view"},
     ("POST", "/v1/events:delete"): {"customer_id": "cb", "type": "purchase"},
+    ("PUT", "/v1/settings"): {"unknown_references": "create"},
     ("POST", "/v1/recommendations/{recommendation_id}/feedback"): {"item_id": "ib",
                                                                    "outcome": "clicked"},
     ("POST", "/v1/schema/{entity}/fields"): {"name": "secret_note", "type": "string"},

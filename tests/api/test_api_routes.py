@@ -68,11 +68,12 @@ def test_events_one_or_many_idempotent(api: Api) -> None:
     c = api.client
     one = {"idempotency_key": "e1", "customer_id": "a", "item_id": "i", "type": "purchase",
            "ts": "2025-03-01T00:00:00Z"}
+    # customer a and item i are new: created with the events (the default policy)
     assert c.post("/v1/events", json=one, headers=api.h("write")).json() == {
-        "inserted": 1, "duplicates": 0}
+        "inserted": 1, "duplicates": 0, "customers_created": 1, "items_created": 1}
     many = [one, {**one, "idempotency_key": "e2"}, {**one, "idempotency_key": None}]
     assert c.post("/v1/events", json=many, headers=api.h("write")).json() == {
-        "inserted": 2, "duplicates": 1}
+        "inserted": 2, "duplicates": 1, "customers_created": 0, "items_created": 0}
     assert api.store.events.count(api.tid) == 3
     bad = c.post("/v1/events", json={**one, "type": "teleport"}, headers=api.h("write"))
     assert bad.status_code == 422

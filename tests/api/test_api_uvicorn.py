@@ -29,8 +29,9 @@ def test_upsert_events_train_recommend_over_http(server: tuple[str, str]) -> Non
         assert c.post("/v1/customers:batch", json={"customers": customers[1:]}).json()[
             "inserted"] == len(customers) - 1
         r = c.post("/v1/events", json=events)
-        assert r.json() == {"inserted": len(events), "duplicates": 0}
-        assert c.post("/v1/events", json=events[:3]).json() == {"inserted": 0, "duplicates": 3}
+        assert r.json() == {"inserted": len(events), "duplicates": 0, "customers_created": 0,
+                            "items_created": 0}
+        assert c.post("/v1/events", json=events[:3]).json()["duplicates"] == 3
         job = c.post("/v1/jobs/train", json={"needs": False, "segments": False}).json()
         deadline = time.monotonic() + 240
         while (state := c.get(f"/v1/jobs/{job['job_id']}").json())["status"] not in (

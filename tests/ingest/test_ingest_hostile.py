@@ -66,3 +66,27 @@ def test_imported_ids_are_normalised_like_api_ids(database_url: str, tmp_path: P
         assert any("U+200B" in r for _, r in reasons.values())
     finally:
         store.close()
+
+
+def test_event_imports_create_referenced_records_but_never_an_erased_customer(
+        database_url: str, tmp_path: Path) -> None:
+    store = Store.open(database_url)
+    try:
+        tid = store.tenants.ensure("t")
+        csv = tmp_path / "events.csv"
+        csv.write_text("customer_id,item_id,type,timestamp\n"
+                       "c1,i1,purchase,2025-01-01T10:00:00Z\n"
+                       "c2,i1,purchase,2025-01-02T10:00:00Z\n"
+                       "c2,i2,purchase,2025-01-03T10:00:00Z\n", encoding="utf-8")
+        first = run_import(store, tid, "events", csv)
+        assert (first.report.customers_created, first.report.items_created) == (2, 2)
+        store.erase_customer(tid, "c2")
+        again = run_import(store, tid, "events", csv)  # the old file, once more
+        assert again.report.rows_rejected == 2
+        assert any("erased" in r for r in again.report.errors_by_reason)
+        assert store.customers.find(tid, "c2") is None
+        assert store.events.for_customer(tid, "c2") == []
+        assert not _reasons(store, again.import_id)  # nothing of theirs kept in quarantine
+        assert len(store.load_dataset(tid).events) == 1
+    finally:
+        store.close()

@@ -28,6 +28,9 @@ from tailorcrm.api.routes import (
     recommendations,
     schema,
 )
+from tailorcrm.api.routes import (
+    settings as tenant_settings,
+)
 from tailorcrm.api.throttle import AuthThrottle
 from tailorcrm.serving.cache import ModelCache
 from tailorcrm.serving.jobs import JobRunner
@@ -37,7 +40,8 @@ from tailorcrm.store import Store
 log = logging.getLogger(__name__)
 
 ROUTERS = (customers.router, items.router, events.router, recommendations.router,
-           insights.router, schema.router, configs.router, jobs.router, health.router)
+           insights.router, schema.router, configs.router, tenant_settings.router, jobs.router,
+           health.router)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:

@@ -111,10 +111,15 @@ class ReturnsSpec(_Model):
 
 
 class CreateSpec(_Model):
-    """What an events import creates for the customers and items its rows reference."""
+    """What an events import creates for the customers and items its rows reference.
 
-    customers: bool = False
-    items: bool = False
+    Both default to true, as the API does (a tenant's ``unknown_references = "reject"``
+    setting is the API's way to refuse instead): events of customers and items not yet
+    imported then reach cold-start results at once. Erased customers are never created.
+    """
+
+    customers: bool = True
+    items: bool = True
     customer_attributes: tuple[AttributeSpec, ...] = ()
     item_title: str | None = None
     item_price: str | None = None

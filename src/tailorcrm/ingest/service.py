@@ -120,17 +120,44 @@ def _is_bulk_load(store: Store, entity: str, path: Path, first: Chunk | None) ->
     return estimate >= BULK_LOAD_ROWS and estimate > stored_event_bound(store.engine)
 
 
+SUPPRESSED = "customer was erased (suppressed: not imported again)"
+
+
+def _suppress_erased(store: Store, tid: int, mapping: Mapping, clean: CleanChunk) -> int:
+    """Drop the rows of erased customers from a cleaned chunk; returns how many rows.
+
+    An old file re-imported must not bring an erased customer back. Their rows are counted
+    as rejected but not quarantined: the quarantine would keep the personal data that the
+    erasure removed.
+    """
+    if mapping.entity == "items" or not store.tombstones.any(tid):
+        return 0
+    ids = clean.rows["customer_id"]
+    erased = store.tombstones.erased_among(tid, ids.dropna().astype(str).unique())
+    if not erased:
+        return 0
+    drop = ids.isin(list(erased)).to_numpy(bool)
+    clean.rows = clean.rows[~drop].reset_index(drop=True)
+    if clean.customers is not None:
+        clean.customers = clean.customers[
+            ~clean.customers["customer_id"].isin(list(erased))].reset_index(drop=True)
+    return int(drop.sum())
+
+
 def _import_chunk(store: Store, tid: int, import_id: int, mapping: Mapping, cleaner: Cleaner,
                   tracker: QualityTracker, chunk: Chunk) -> None:
     """Clean, write and count one chunk."""
     clean = cleaner.clean(chunk)
+    suppressed = _suppress_erased(store, tid, mapping, clean)
     changed = _write(store, tid, import_id, mapping, clean)
     valid = len(clean.rows)
     c = tracker.counts
     c["rows_read"] += len(chunk.frame) + chunk.unparsed
     c["rows_loaded"] += changed
     c["rows_duplicate"] += valid - changed
-    c["rows_rejected"] += clean.rejected
+    c["rows_rejected"] += clean.rejected + suppressed
+    if suppressed:
+        tracker.add_errors(["customer_id"] * suppressed, [SUPPRESSED] * suppressed)
     c["blank_lines"] += chunk.blank_lines
     c.update(clean.counters)
     tracker.nulls.update(clean.column_nulls)

@@ -46,12 +46,13 @@ class Store:
         self.event_types = EventTypeRepository(engine)
         self.customers = CustomerRepository(engine, self.fields)
         self.items = ItemRepository(engine, self.fields)
-        self.events = EventRepository(engine, self.fields, self.event_types)
         self.keys = ApiKeyRepository(engine)
         self.imports = ImportRepository(engine)
         self.configs = ConfigRepository(engine)
-        # precomputed results (the cache), guarded against erasures, and the model registry
         self.tombstones = TombstoneRepository(engine, self.tenants)
+        self.events = EventRepository(engine, self.fields, self.event_types, self.configs,
+                                      self.tombstones)
+        # precomputed results (the cache), guarded against erasures, and the model registry
         self.segments = SegmentRepository(engine, self.tombstones)
         self.need_scores = NeedScoreRepository(engine, self.tombstones)
         self.recommendations = RecommendationRepository(engine, self.tombstones)

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -18,10 +19,13 @@ from tailorcrm.schema.fields import is_missing
 from tailorcrm.schema.ids import canonical, id_problem
 from tailorcrm.schema.time_window import event_time_problem
 from tailorcrm.store.base import Repository, as_utc, rows_of, to_utc
+from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.event_types import EventTypeRepository
 from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.records import EventRecord
-from tailorcrm.store.tables import Event
+from tailorcrm.store.tables import Customer, Event, Item, utcnow
+from tailorcrm.store.tenant_settings import load_tenant_settings
+from tailorcrm.store.tombstones import TombstoneRepository
 from tailorcrm.store.validation import RowErrors, split_row, validate_attributes
 
 BUILTIN = ("idempotency_key", "customer_id", "item_id", "type", "value", "ts", "timestamp")
@@ -34,16 +38,36 @@ def event_key(customer_id: str, item_id: str | None, type_: str, ts: Any,
     return "h:" + hashlib.sha1(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class EventsAdded:
+    """What one :meth:`EventRepository.add_counted` stored."""
+
+    inserted: int
+    duplicates: int
+    customers_created: int = 0
+    items_created: int = 0
+
+
 class EventRepository(Repository):
     """Interactions, unique per (tenant, ``idempotency_key``)."""
 
     def __init__(self, engine: Any, fields: FieldRepository,
-                 event_types: EventTypeRepository) -> None:
+                 event_types: EventTypeRepository, configs: ConfigRepository,
+                 tombstones: TombstoneRepository) -> None:
         super().__init__(engine)
         self._fields = fields
         self._event_types = event_types
+        self._configs = configs
+        self._tombstones = tombstones
 
     def add(self, tid: int, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> tuple[int, int]:
+        """:meth:`add_counted` without the counts of created records: ``(inserted, duplicates)``.
+        """
+        added = self.add_counted(tid, rows)
+        return added.inserted, added.duplicates
+
+    def add_counted(self, tid: int, rows: Iterable[Mapping[str, Any]] | pd.DataFrame
+                    ) -> EventsAdded:
         """Insert events, skipping those whose idempotency key is stored already.
 
         A row gives ``customer_id``, ``type`` (from the tenant's catalog), ``ts`` (or
@@ -51,29 +75,102 @@ class EventRepository(Repository):
         the other values when absent) and custom values. All or nothing: a bad row raises
         ValidationError naming row, field and reason.
 
+        A customer or item the tenant does not have yet is created with its fields' defaults
+        (in the same transaction), unless the tenant's settings say ``unknown_references =
+        "reject"``; an erased customer is never created again (the event is refused).
+
         Returns
         -------
-        (inserted, duplicates)
+        EventsAdded
+            Inserted, duplicates, and the customers and items created for them.
         """
         specs = {f.name: f for f in self._fields.list(tid, "event")}
         types = self._event_types.names(tid)
         errors = RowErrors("event")
         records: dict[str, dict[str, Any]] = {}
+        positions: dict[str, int] = {}
         n_rows = 0
         for i, row in enumerate(rows_of(rows)):
             n_rows += 1
             record = self._record(tid, i, row, specs, types, errors)
             if record is not None:
                 records.setdefault(record["idempotency_key"], record)
+                positions.setdefault(record["idempotency_key"], i)
         errors.raise_if_any()
         if not records:
-            return 0, n_rows
+            return EventsAdded(0, n_rows)
+        new_customers, new_items = self._references(tid, records, positions, errors)
+        errors.raise_if_any()
         insert = pg_insert if self.backend == "postgresql" else sqlite_insert
         stmt = insert(Event).on_conflict_do_nothing(
             index_elements=[Event.tenant_id, Event.idempotency_key]).returning(Event.id)
         with self._engine.begin() as conn:
+            created = {"customers": 0, "items": 0}
+            for table, key, new in ((Customer, "customer_id", new_customers),
+                                    (Item, "item_id", new_items)):
+                if new:
+                    ref = insert(table).on_conflict_do_nothing(
+                        index_elements=[table.tenant_id, getattr(table, key)]
+                    ).returning(table.id)
+                    created[f"{key[:-3]}s"] = len(conn.execute(ref, new).all())
             inserted = len(conn.execute(stmt, list(records.values())).all())
-        return inserted, n_rows - inserted
+        return EventsAdded(inserted, n_rows - inserted, created["customers"], created["items"])
+
+    def _references(self, tid: int, records: Mapping[str, Mapping[str, Any]],
+                    positions: Mapping[str, int], errors: RowErrors,
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The customer and item rows to create for the events' unknown references; events
+        whose reference may not be created go to ``errors``."""
+        customers = {r["customer_id"] for r in records.values()}
+        items = {r["item_id"] for r in records.values() if r["item_id"] is not None}
+        missing_customers = customers - self._existing(Customer, Customer.customer_id, tid,
+                                                       customers)
+        missing_items = items - self._existing(Item, Item.item_id, tid, items)
+        if not missing_customers and not missing_items:
+            return [], []
+        erased = self._tombstones.erased_among(tid, missing_customers)
+        policy = load_tenant_settings(self._configs, tid).unknown_references
+        problems: dict[tuple[str, str], str] = {
+            ("customer_id", c): "customer was erased; it is not created again (lift the "
+                                "suppression first)" for c in erased}
+        now = utcnow()
+        new_customers: list[dict[str, Any]] = []
+        new_items: list[dict[str, Any]] = []
+        for entity, missing, out in (("customer", missing_customers - erased, new_customers),
+                                     ("item", missing_items, new_items)):
+            key = f"{entity}_id"
+            if policy == "reject":
+                problems.update({(key, m): f"unknown {entity} (the tenant refuses events for "
+                                           f"unknown {entity}s)" for m in missing})
+                continue
+            specs = {f.name: f for f in self._fields.list(tid, entity)}
+            for m in sorted(missing):
+                defaults = RowErrors(entity)
+                attributes = validate_attributes(specs, {}, row=0, row_id=m, errors=defaults,
+                                                 new_row=True)
+                if defaults.count:
+                    first = defaults.errors[0]
+                    problems[(key, m)] = (f"unknown {entity} cannot be created: field "
+                                          f"{first['field']!r}: {first['reason']}")
+                    continue
+                out.append({"tenant_id": tid, key: m, "attributes": attributes,
+                            "created_at": now, "updated_at": now})
+        for event_key, record in records.items():
+            for key in ("customer_id", "item_id"):
+                reason = problems.get((key, record[key]))
+                if reason is not None:
+                    errors.add(positions[event_key], record["idempotency_key"], key,
+                               f"{record[key]!r}: {reason}")
+        return new_customers, new_items
+
+    def _existing(self, table: Any, column: Any, tid: int, ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        with self._engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                found |= set(conn.execute(select(column).where(
+                    table.tenant_id == tid, column.in_(wanted[start:start + 500]))).scalars())
+        return found
 
     def _record(self, tid: int, i: int, row: Mapping[str, Any], specs: Mapping[str, Any],
                 types: set[str], errors: RowErrors) -> dict[str, Any] | None:

@@ -78,6 +78,29 @@ class TombstoneRepository(Repository):
             CustomerTombstone.tenant_id == tid, CustomerTombstone.id > watermark))
         return {str(h) for h in rows.scalars()}
 
+    def any(self, tid: int) -> bool:
+        """Whether the tenant ever erased a customer."""
+        with self._engine.connect() as conn:
+            return conn.execute(select(CustomerTombstone.id).where(
+                CustomerTombstone.tenant_id == tid).limit(1)).first() is not None
+
+    def erased_among(self, tid: int, customer_ids: Iterable[str]) -> set[str]:
+        """Those of ``customer_ids`` that were erased (their tombstone stands)."""
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return set()
+        hasher = self.hasher(tid)
+        by_hash = {hasher(c): c for c in ids}
+        found: set[str] = set()
+        hashes = list(by_hash)
+        with self._engine.connect() as conn:
+            for start in range(0, len(hashes), 500):
+                rows = conn.execute(select(CustomerTombstone.customer_hash).where(
+                    CustomerTombstone.tenant_id == tid,
+                    CustomerTombstone.customer_hash.in_(hashes[start:start + 500])))
+                found |= {by_hash[str(h)] for h in rows.scalars()}
+        return found
+
     def erased_since(self, tid: int, watermark: int) -> set[str]:
         """As :meth:`erased_after`, in a transaction of its own."""
         with self._engine.connect() as conn:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tailorcrm.api.deps import Admin, StoreDep, Writer
 from tailorcrm.api.params import ExternalId, OptionalExternalId
@@ -33,8 +33,10 @@ class EventCreate(BaseModel):
     item_id: OptionalExternalId = None
     type: str = Field(min_length=1, max_length=63, description="An event type of the catalog.")
     value: float | None = Field(None, allow_inf_nan=False)
-    ts: dt.datetime | None = Field(None, description=f"When it happened (default: now). "
-                                                     f"{WINDOW}")
+    timestamp: dt.datetime | None = Field(
+        None, validation_alias=AliasChoices("timestamp", "ts"),
+        description=f"When it happened (default: now), as mappings name it; `ts` is accepted "
+                    f"as an alias. {WINDOW}")
     attributes: dict[str, Any] = Field(
         default_factory=dict, description="Custom event fields by name; never a built-in field.",
         json_schema_extra={"propertyNames": {"not": {"enum": [*BUILTIN, "attributes"]}}})
@@ -49,10 +51,13 @@ class EventCreate(BaseModel):
 
 
 class EventsPublic(BaseModel):
-    """Events stored now, and events already stored under the same key."""
+    """Events stored now, events already stored under the same key, and the customers and
+    items the events named that were created for them."""
 
     inserted: int
     duplicates: int
+    customers_created: int = 0
+    items_created: int = 0
 
 
 _CRITERIA = ("idempotency_keys", "customer_id", "item_id", "type", "before", "after")
@@ -98,12 +103,14 @@ def post_events(principal: Writer, store: StoreDep, request: Request,
     rows = []
     for e in events:
         row = e.model_dump(exclude_none=True)
-        row.setdefault("ts", now)
+        row.setdefault("timestamp", now)
         # custom values go in their own mapping: they can never land on a built-in column
         rows.append(row)
-    inserted, duplicates = store.events.add(principal.tid, rows) if rows else (0, 0)
-    request.app.state.metrics.events.inc(inserted)
-    return EventsPublic(inserted=inserted, duplicates=duplicates)
+    added = store.events.add_counted(principal.tid, rows)
+    request.app.state.metrics.events.inc(added.inserted)
+    return EventsPublic(inserted=added.inserted, duplicates=added.duplicates,
+                        customers_created=added.customers_created,
+                        items_created=added.items_created)
 
 
 @router.delete("/v1/events/{idempotency_key}", status_code=200, response_model=DeletedPublic)

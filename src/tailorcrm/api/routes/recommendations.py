@@ -8,7 +8,7 @@ from contextlib import suppress
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
 from tailorcrm.api.params import CustomerIdPath, ExternalId, ItemIdPath
@@ -76,7 +76,9 @@ class FeedbackCreate(BaseModel):
     outcome: Literal["accepted", "rejected", "clicked", "purchased"]
     value: float | None = Field(None, allow_inf_nan=False,
                                 description="Optional value (e.g. revenue of a purchase).")
-    ts: dt.datetime | None = None
+    timestamp: dt.datetime | None = Field(
+        None, validation_alias=AliasChoices("timestamp", "ts"),
+        description="When it happened (default: now); `ts` is accepted as an alias.")
 
 
 class FeedbackPublic(BaseModel):
@@ -143,7 +145,7 @@ def post_feedback(principal: Writer, store: StoreDep, body: FeedbackCreate,
     row: dict[str, Any] = {
         "idempotency_key": f"rec:{key}:{body.outcome}",
         "customer_id": ref.customer_id, "item_id": body.item_id, "type": event_type,
-        "ts": body.ts or dt.datetime.now(dt.UTC), REC_FIELD: recommendation_id[:255]}
+        "ts": body.timestamp or dt.datetime.now(dt.UTC), REC_FIELD: recommendation_id[:255]}
     if body.value is not None or body.outcome == "accepted":
         row["value"] = body.value if body.value is not None else 1.0
     inserted, _ = store.events.add(principal.tid, [row])

@@ -1,0 +1,38 @@
+"""Per-tenant settings that are data (stored as a config document), not process settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tailorcrm.errors import NotFoundError
+from tailorcrm.store.configs import ConfigRepository
+
+SETTINGS_KIND = "tenant"
+SETTINGS_NAME = "settings"
+
+
+class TenantSettings(BaseModel):
+    """How tailorcrm treats one tenant's incoming data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unknown_references: Literal["create", "reject"] = Field(
+        "create", description="Events naming a customer or item the tenant does not have yet: "
+                              "'create' the record (with its fields' defaults, as Recombee "
+                              "does), so it gets cold-start results at once, or 'reject' the "
+                              "event with a reason.")
+
+
+def load_tenant_settings(configs: ConfigRepository, tid: int) -> TenantSettings:
+    """The tenant's settings (the defaults when none were stored)."""
+    try:
+        return TenantSettings.model_validate(configs.get(tid, SETTINGS_KIND, SETTINGS_NAME))
+    except NotFoundError:
+        return TenantSettings()
+
+
+def save_tenant_settings(configs: ConfigRepository, tid: int, settings: TenantSettings) -> int:
+    """Store the tenant's settings as a new version; returns it."""
+    return configs.put(tid, SETTINGS_KIND, SETTINGS_NAME, settings.model_dump(mode="json"))
