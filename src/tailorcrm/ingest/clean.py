@@ -246,8 +246,10 @@ class Cleaner:
         attrs = self._attributes(cols, m.attributes)
         if m.returns:
             value, attrs, types, counters["returns"] = self._returns(cols, value, attrs, types)
-        stamp = to_timestamp(cols.text(m.fields["timestamp"]), m.timestamp_format, m.timezone)
-        ts = cols.take(stamp, m.fields["timestamp"], "timestamp")
+        stamp_text = cols.text(m.fields["timestamp"]) if "timestamp" in m.fields else \
+            pd.Series(str(m.constants["timestamp"]), index=cols.index, dtype="str")
+        stamp = to_timestamp(stamp_text, m.timestamp_format, m.timezone)
+        ts = cols.take(stamp, m.fields.get("timestamp", "timestamp"), "timestamp")
         cols.reject(ts.isna().to_numpy(bool) & ~stamp.bad, "timestamp", "missing timestamp")
         future = (ts > self.latest).fillna(False).to_numpy(bool)
         if future.any():
@@ -260,10 +262,10 @@ class Cleaner:
                 f"{t.isoformat()} is before {EARLIEST_EVENT_TIME.date().isoformat()}"
                 for t in ts[early]])
         keys = self._keys(cols)
-        good = ~cols.bad
         customers = self._created_customers(cols, customer, missing) if m.create.customers \
             else None
         items = self._created_items(cols, item, types) if m.create.items else None
+        good = ~cols.bad  # after the created records' own values, which may reject rows
         result = self._finish(cols, {"idempotency_key": keys, "customer_id": customer,
                                      "item_id": item, "type": types, "value": value, "ts": ts},
                               customers=customers, items=items)

@@ -56,6 +56,37 @@ class SourceSpec(_Model):
         return self
 
 
+class JoinSpec(_Model):
+    """Another file joined into the rows by key (see ``ingest/joins.py``).
+
+    ``file`` is read whole, as a lookup table keyed by its ``key`` column (default: the same
+    name as ``on``); each row gains its columns (``prefix`` + name, without the ``drop`` ones)
+    where the row's ``on`` value equals the key. With ``required`` (the default), a row whose
+    key matches no row of the file is rejected; otherwise its joined columns are missing. A
+    key that appears twice in the joined file rejects the rows that use it.
+    """
+
+    file: str = Field(min_length=1)
+    on: str = Field(min_length=1)
+    key: str = ""
+    required: bool = True
+    prefix: str = ""
+    drop: tuple[str, ...] = ()
+    source: SourceSpec = SourceSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_defaults_to_on(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("key") and data.get("on"):
+            return {**data, "key": data["on"]}
+        return data
+
+    def path_from(self, base: Path) -> Path:
+        """The joined file's path (relative paths start from the main file's folder)."""
+        path = Path(self.file)
+        return path if path.is_absolute() else base / path
+
+
 class AttributeSpec(_Model):
     """A source column stored as a custom attribute (a tenant custom field)."""
 
@@ -132,6 +163,7 @@ class Mapping(_Model):
     description: str = ""
     entity: ImportEntity
     source: SourceSpec = SourceSpec()
+    joins: tuple[JoinSpec, ...] = ()
     fields: dict[str, str] = Field(default_factory=dict)
     constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
     derive: dict[str, str] = Field(default_factory=dict)
@@ -161,8 +193,9 @@ class Mapping(_Model):
         if self.entity == "events":
             if self.event_type is None:
                 raise ValueError("an events mapping needs `[event_type]`")
-            if "timestamp" not in self.fields:
-                raise ValueError("`fields.timestamp` is required for events")
+            if "timestamp" not in self.fields and "timestamp" not in self.constants:
+                raise ValueError("`fields.timestamp` (or `constants.timestamp`, one time for "
+                                 "every row of a file without times) is required for events")
         elif self.event_type or self.returns or self.create != CreateSpec():
             raise ValueError("event_type, returns and create only apply to events")
         if self.categories is not None and self.entity != "items":

@@ -21,6 +21,7 @@ from tailorcrm.errors import ConfigError
 from tailorcrm.ingest.chunks import Chunk, ProgressFn
 from tailorcrm.ingest.clean import CleanChunk, Cleaner, used_columns
 from tailorcrm.ingest.defaults import default_mapping
+from tailorcrm.ingest.joins import Joiner
 from tailorcrm.ingest.mapping import ImportEntity, Mapping
 from tailorcrm.ingest.quality import QualityReport, QualityTracker
 from tailorcrm.ingest.readers import check_not_empty, read_chunks, source_format
@@ -204,8 +205,10 @@ def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
         mapping = default_mapping(entity, path, store.fields.list(tid))
     if mapping.entity != entity:
         raise ConfigError(f"mapping {mapping.name!r} imports {mapping.entity}, not {entity}")
-    chunks = _first_chunk(read_chunks(path, mapping.source, chunk_rows, on_progress), path,
-                          mapping)
+    raw_chunks = read_chunks(path, mapping.source, chunk_rows, on_progress)
+    if mapping.joins:
+        raw_chunks = Joiner(mapping.joins, path).apply(raw_chunks)
+    chunks = _first_chunk(raw_chunks, path, mapping)
     first = next(chunks, None)  # reads and checks the header before anything is written
     specs = _ensure_fields(store, tid, mapping)
     cleaner = Cleaner(mapping, specs, store.event_types.names(tid), now or utcnow())
