@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailorcrm.customize.budget import RuleLimits
@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the data store.")
     tenant: str = Field("default", description="Tenant used when a command names none.")
     data_dir: Path | None = Field(default_factory=_default_data_dir, description="Data sets.")
-    artifacts_dir: Path = Field(Path(".tailorcrm/artifacts"), description="Model artifacts.")
+    artifacts_dir: Path = Field(Path(".tailorcrm/artifacts"),
+                                description="Model artifacts (made absolute when read, so "
+                                            "the registry holds paths that work from any "
+                                            "working folder).")
     import_chunk_rows: int = Field(100_000, gt=0, description="Rows per streamed import chunk.")
     log_level: str = Field("INFO", description="Python logging level.")
     host: str = "127.0.0.1"
@@ -50,6 +53,11 @@ class Settings(BaseSettings):
     rule_limits: RuleLimits = Field(default_factory=RuleLimits,
                                     description="Run-time budgets of business rules and "
                                                 "per-tenant limits ([tailorcrm.rule_limits]).")
+
+    @field_validator("artifacts_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:

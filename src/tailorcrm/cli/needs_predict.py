@@ -10,14 +10,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, open_tenant
+from tailorcrm.cli.common import (
+    DbOption,
+    TenantOption,
+    console,
+    handle_errors,
+    load_settings,
+    open_tenant,
+)
 from tailorcrm.errors import ConfigError, NotFoundError
 from tailorcrm.needs.definitions import list_needs, load_need, parse_need, save_need
 from tailorcrm.needs.scoring import load_active, publish, score_customers
 from tailorcrm.needs.training import evaluate_need, train_need
 
-ArtifactOption = Annotated[Path, typer.Option(
-    "--artifacts", help="Directory for model artifacts.")]
+ArtifactOption = Annotated[Path | None, typer.Option(
+    "--artifacts", help="Directory for model artifacts (default: the artifacts_dir setting, "
+                        "as `tailorcrm train` uses).")]
 
 
 @handle_errors
@@ -53,7 +61,7 @@ def list_(db: DbOption = None, tenant: TenantOption = None) -> None:
 def train(
     need: Annotated[str, typer.Argument(help="Need name.")],
     db: DbOption = None, tenant: TenantOption = None,
-    artifacts: ArtifactOption = Path("artifacts"),
+    artifacts: ArtifactOption = None,
     evaluate: Annotated[bool, typer.Option(help="Grade against the baseline first.")] = True,
 ) -> None:
     """Evaluate (time-aware or k-fold) and grade, train, then score and store every customer."""
@@ -70,7 +78,8 @@ def train(
                           f"grade [bold]{g.letter}[/]: {g.explanation}")
         model = train_need(data, definition)
         metrics["selection"] = model.selection_
-        version, n = publish(store, tid, model, data, artifacts, metrics=metrics)
+        folder = artifacts.resolve() if artifacts else load_settings(db=db).artifacts_dir
+        version, n = publish(store, tid, model, data, folder, metrics=metrics)
     console.print(f"trained {model.algorithm_}; model {version}; {n} customers scored")
 
 
