@@ -51,8 +51,9 @@ class RuleLimits(BaseModel):
     max_list: int = Field(10_000, gt=0, description="Entries of a list or map a rule builds.")
     request_steps: int = Field(50_000, gt=0, description="Steps of all evaluations of a request.")
     request_ms: float = Field(250.0, gt=0,
-                              description="Time a request may spend waiting for and running "
-                                          "rules; after it every remaining rule fails safe.")
+                              description="Time within which a rule-evaluating request "
+                                          "answers: waiting for its turn and rules end at "
+                                          "75 % of it, every remaining rule failing safe.")
     attribute_chars: int = Field(4_096, gt=0,
                                  description="An attribute holding more characters (in all "
                                              "its strings) is unavailable to rules.")
@@ -74,6 +75,8 @@ class RuleLimits(BaseModel):
 
 
 DEFAULT_RULE_LIMITS = RuleLimits()
+ANSWER_RESERVE = 0.25
+"""Share of ``request_ms`` kept for the request's work after its rules (the answer)."""
 
 
 class BudgetExceeded(Exception):  # noqa: N818 - not an error of the caller: a limit was hit
@@ -176,6 +179,7 @@ class RequestBudget:
     limits: RuleLimits = DEFAULT_RULE_LIMITS
     tenant: str = ""
     deadline: float = 0.0
+    started: float = 0.0
     steps_left: int = 0
     cpu_seconds: float = 0.0
     evaluations: int = 0
@@ -183,8 +187,10 @@ class RequestBudget:
     failures: list[RuleFailure] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.started = self.started or time.perf_counter()
         if not self.deadline:
-            self.deadline = time.perf_counter() + self.limits.request_ms / 1000
+            share = (1 - ANSWER_RESERVE) * self.limits.request_ms / 1000
+            self.deadline = self.started + share
         if not self.steps_left:
             self.steps_left = self.limits.request_steps
 

@@ -72,8 +72,8 @@ class TenantGovernor:
         Not admitted: ``budget.refused`` is set, so every evaluation fails safe at once.
         Admitted: the CPU the request's evaluations used is charged when it leaves.
         """
-        reserve = WAIT_RESERVE * self.limits.request_ms / 1000
-        admitted = await self._acquire(tenant, budget.deadline - reserve)
+        wait = (1 - WAIT_RESERVE) * self.limits.request_ms / 1000
+        admitted = await self._acquire(tenant, min(budget.deadline, budget.started + wait))
         if not admitted:
             budget.refused = THROTTLED
         try:
