@@ -16,7 +16,7 @@ from tailorcrm.jobs.recommend_batch import recommend_all
 from tailorcrm.jobs.train import RECOMMENDER_NAME, config_hash
 from tailorcrm.recommend import default_recommender
 from tailorcrm.recommend.base import Recommender
-from tailorcrm.recommend.ranking import Ranker, RankingConfig
+from tailorcrm.recommend.ranking import Ranker, RankingConfig, load_ranking_config
 from tailorcrm.recommend.registry import load_model
 from tailorcrm.schema.ids import normalize_id
 from tailorcrm.store import Store
@@ -24,12 +24,15 @@ from tailorcrm.store import Store
 app = typer.Typer(help="Recommendations with reasons: one customer's list, or all of them.",
                   no_args_is_help=True)
 
-def _model(store: Store, tid: int, data: Dataset) -> tuple[Recommender, str]:
-    """The tenant's active trained model, else the default fitted now."""
+def _model(store: Store, tid: int, data: Dataset, n: int
+           ) -> tuple[Recommender, str, RankingConfig]:
+    """The tenant's active trained model and the ranking it was chosen with (its repeat
+    policy), else the default fitted now."""
     record = store.models.active(tid, RECOMMENDER_NAME)
     if record is not None:
-        return load_model(record.path), record.version
-    return default_recommender().fit(data), "unsaved"
+        ranking = load_ranking_config(record.path) or RankingConfig()
+        return load_model(record.path), record.version, ranking.model_copy(update={"n": n})
+    return default_recommender().fit(data), "unsaved", RankingConfig(n=n)
 
 
 @app.command("show")
@@ -49,8 +52,8 @@ def show(
             raise NotFoundError(f"no customer {customer_id!r} in this tenant",
                                 customer_id=customer_id)
         data = store.load_dataset(tid)
-        model, _ = _model(store, tid, data)
-        recs = Ranker(model, data, RankingConfig(n=n)).recommend(customer_id)
+        model, _, ranking = _model(store, tid, data, n)
+        recs = Ranker(model, data, ranking).recommend(customer_id)
     if as_json:
         console.print_json(json.dumps([r.to_dict() for r in recs]))
         return
@@ -73,8 +76,7 @@ def batch(
     """Recommend for every customer (progress bar) and store the lists for serving."""
     with open_tenant(db, tenant) as (store, tid):
         data = store.load_dataset(tid)
-        model, version = _model(store, tid, data)
-        config = RankingConfig(n=n)
+        model, version, config = _model(store, tid, data, n)
         with rich_progress(console) as progress:
             rows = recommend_all(Ranker(model, data, config), model_version=version,
                                  config_hash=config_hash(config), progress=progress)

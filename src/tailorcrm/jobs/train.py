@@ -22,8 +22,14 @@ from tailorcrm.needs.rfm import rfm_table
 from tailorcrm.needs.scoring import publish
 from tailorcrm.needs.segments import behavioural_segments
 from tailorcrm.needs.training import train_need
-from tailorcrm.recommend.default import default_recommender
-from tailorcrm.recommend.ranking import Ranker, RankingConfig
+from tailorcrm.recommend.ranking import Ranker, RankingConfig, save_ranking_config
+from tailorcrm.recommend.selection import (
+    Selection,
+    SelectionConfig,
+    load_selection_config,
+    select,
+    served_ranking,
+)
 from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,9 @@ class TrainConfig(BaseModel):
     strategies: bool = True
     strategy: str = "default"
     ranking: RankingConfig = Field(default_factory=RankingConfig)
+    #: How the recommender is chosen; None: the tenant's ``recommender``/``selection``
+    #: config document, else the defaults (see :mod:`tailorcrm.recommend.selection`).
+    selection: SelectionConfig | None = None
 
 
 class TrainReport(BaseModel):
@@ -58,6 +67,7 @@ class TrainReport(BaseModel):
     items: int = 0
     events: int = 0
     recommender_version: str | None = None
+    recommender_choice: dict[str, Any] = Field(default_factory=dict)
     recommendation_lists: int = 0
     needs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     segmentations: dict[str, int] = Field(default_factory=dict)
@@ -89,27 +99,37 @@ def _version() -> str:
 def fit_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
                     config: TrainConfig, report: TrainReport,
                     progress: ProgressFn) -> Candidate:
-    """Fit the default recommender, save and register it (inactive), and compute every list.
+    """Choose the tenant's recommender on a validation carve of its own events
+    (:func:`tailorcrm.recommend.selection.select`), refit the winner on all data, save and
+    register it (inactive) with the choice in its stats, and compute every list.
 
     Nothing serves from it until :func:`commit_recommender`: a run that fails or is
     cancelled later leaves the active version and its lists as they were.
     """
     from tailorcrm.serving.cache import save_vocab  # serving reads this job's names
 
+    progress("recommender: select", 0, 1)
+    choice, model = select(data, config.selection or load_selection_config(store.configs, tid),
+                           config.ranking)
+    report.seconds["recommender_select"] = choice.seconds
+    progress("recommender: select", 1, 1)
+    ranking = served_ranking(choice, config.ranking)
     started = time.perf_counter()
     progress("recommender: fit", 0, 1)
-    model = default_recommender().fit(data)
+    model.fit(data)  # the winner, refitted on all the data
     fit_seconds = round(time.perf_counter() - started, 3)
     version = _version()
     path = Path(model.save(artifacts / f"tenant-{tid}" / "recommender" / version))
     save_vocab(path, data)  # lets the server line up data that grows after training
-    chash = config_hash(config.ranking)
+    save_ranking_config(path, ranking)  # the repeat policy and label it was chosen with
+    chash = config_hash(ranking)
     stats = {"fit_seconds": fit_seconds, "customers": data.n_customers, "items": data.n_items,
-             "events": len(data.events)}
+             "events": len(data.events), "selection": choice.model_dump(mode="json")}
     store.models.register(tid, RECOMMENDER_NAME, version, model.name, str(path), stats, chash)
+    report.recommender_choice = summary(choice)
     report.seconds["recommender_fit"] = fit_seconds
     progress("recommender: fit", 1, 1)
-    ranker = Ranker(model, data, config.ranking)
+    ranker = Ranker(model, data, ranking)
     rows: list[dict[str, Any]] | None = None
     if config.precompute:
         started = time.perf_counter()
@@ -124,6 +144,15 @@ def fit_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
             progress("recommender: precompute", min(start + step, len(ids)), len(ids))
         report.seconds["recommender_precompute"] = round(time.perf_counter() - started, 3)
     return Candidate(version, path, ranker, chash, rows)
+
+
+def summary(choice: Selection) -> dict[str, Any]:
+    """The part of a model choice the train report shows."""
+    keys = ("chosen", "personalized", "repeats", "chosen_ndcg", "popularity",
+            "popularity_ndcg", "margin_over_popularity", "z", "scores", "note")
+    body = choice.model_dump(mode="json")
+    return {k: body[k] for k in keys} | {"validation_customers": body["carve"].get(
+        "validation_customers"), "carve": body["carve"].get("kind")}
 
 
 def commit_recommender(store: Store, tid: int, candidate: Candidate, config: TrainConfig,

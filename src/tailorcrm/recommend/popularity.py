@@ -118,7 +118,7 @@ class Popularity(Recommender):
         if segment is not None:
             label = f"popular in your segment ({self.config.segment_field}: {segment})"
             return [Reason("popular", label, 1.0, f"{self.config.segment_field}={segment}")]
-        label = "trending now" if self.config.half_life_days > 0 else "popular"
+        label = "trending now" if self.config.half_life_days > 0 else "popular with all customers"
         return [Reason("popular", label, 1.0, "global")]
 
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:

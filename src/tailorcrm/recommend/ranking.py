@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,9 @@ from tailorcrm.recommend.reasons import Reason
 
 log = logging.getLogger(__name__)
 
+RANKING_FILE = "ranking.json"
+NOT_PERSONALIZED = ("not personalized: personalized models did not beat popularity on "
+                    "your data")
 VERBS = {"purchase": "bought", "view": "viewed", "click": "clicked",
          "add_to_cart": "added to cart", "rating": "rated", "feedback": "liked"}
 
@@ -28,7 +33,10 @@ class RankingConfig(ModelConfig):
 
     Items bought (``bought_types``) are left out unless one of their categories is in
     ``repurchasable_categories``; items with ``available == False`` and items the customer
-    rejected (``reject_types``) are always left out.
+    rejected (``reject_types``) are always left out. ``exclude_bought=False`` makes repeat
+    purchases candidates (the tenant's model choice sets it where buying again wins).
+    ``personalized=False`` says the tenant's choice found no personalized model that beats
+    popularity: popularity reasons then say the list is not personalized.
     """
 
     n: int = Field(10, gt=0)
@@ -38,6 +46,21 @@ class RankingConfig(ModelConfig):
     exclude_unavailable: bool = True
     reject_types: tuple[str, ...] = ("reject",)
     max_reasons: int = Field(3, ge=0)
+    personalized: bool = True
+
+
+def save_ranking_config(path: str | Path, config: RankingConfig) -> None:
+    """Write the ranking config a model was chosen with beside its artifact."""
+    (Path(path) / RANKING_FILE).write_text(json.dumps(config.model_dump(mode="json"),
+                                                      sort_keys=True))
+
+
+def load_ranking_config(path: str | Path) -> RankingConfig | None:
+    """The ranking config saved beside an artifact, None when there is none."""
+    file = Path(path) / RANKING_FILE
+    if not file.is_file():
+        return None
+    return RankingConfig.model_validate(json.loads(file.read_text()))
 
 
 @dataclass(frozen=True)
@@ -136,6 +159,21 @@ class Ranker:
             mask |= (bought > 0) & ~self._repurchasable
         return mask
 
+    def excluded_many(self, customer_idx: np.ndarray, *, exclude_bought: bool | None = None
+                      ) -> np.ndarray:
+        """:meth:`excluded` for rows of training customers at once (no live events).
+
+        ``exclude_bought`` overrides the config's (the model choice scores both policies).
+        """
+        idx = np.asarray(customer_idx, dtype=np.int64)
+        mask = np.zeros((len(idx), self.data.n_items), dtype=bool)
+        if self.config.exclude_unavailable:
+            mask |= self._unavailable[None, :]
+        mask |= self._rejected[idx].toarray() > 0
+        if self.config.exclude_bought if exclude_bought is None else exclude_bought:
+            mask |= (self._bought[idx].toarray() > 0) & ~self._repurchasable[None, :]
+        return mask
+
     # -- events and live feedback --------------------------------------------------------
     def customer_events(self, customer_id: str) -> pd.DataFrame:
         """This customer's events: training data plus live events added since."""
@@ -231,16 +269,20 @@ class Ranker:
         if source is self.fallback and not self.personalized(customer_id):
             return [Reason("popular", "popular with all customers (personalization is off)",
                            1.0, "global")]
-        if customer_id in self._live:  # explain from the updated (folded-in) history
+        if customer_id in self._live or customer_idx < 0:  # explain from the (live) history
             history = history_row(self.data, self.customer_events(customer_id), "catalog")
             raw = source.explain_history(history, item_idx)
         else:
-            raw = source.explain(customer_idx, item_idx) if customer_idx >= 0 else []
-        if not raw and source is self.fallback:
-            raw = [Reason("popular", "popular", 1.0, "global")]
+            raw = source.explain(customer_idx, item_idx)
+        if not raw and (source is self.fallback or customer_idx < 0):
+            raw = [Reason("popular", "popular with all customers", 1.0, "global")]
         return [self._label(r, customer_id) for r in raw][: self.config.max_reasons + 1]
 
     def _label(self, reason: Reason, customer_id: str) -> Reason:
+        if reason.kind == "popular" and not self.config.personalized \
+                and NOT_PERSONALIZED not in reason.label:
+            return Reason("popular", f"{reason.label} — {NOT_PERSONALIZED}", reason.weight,
+                          reason.ref)
         if reason.kind != "history_item" or reason.label:
             return reason
         item = int(reason.ref)

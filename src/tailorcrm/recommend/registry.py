@@ -14,6 +14,7 @@ def model_classes() -> dict[str, type[Recommender]]:
     """Every model kind by name (imported lazily to keep import time low)."""
     from tailorcrm.recommend.als import ALS
     from tailorcrm.recommend.biased_mf import BiasedMF
+    from tailorcrm.recommend.buy_again import BuyAgain, RepeatBlend
     from tailorcrm.recommend.content import ContentBased
     from tailorcrm.recommend.ease import EASE
     from tailorcrm.recommend.fallback import FallbackChain
@@ -22,8 +23,9 @@ def model_classes() -> dict[str, type[Recommender]]:
     from tailorcrm.recommend.popularity import Popularity
     from tailorcrm.recommend.userknn import UserKNN
 
-    classes: list[type[Recommender]] = [ALS, BiasedMF, ContentBased, EASE, FallbackChain,
-                                        Hybrid, ItemKNN, Popularity, UserKNN]
+    classes: list[type[Recommender]] = [ALS, BiasedMF, BuyAgain, ContentBased, EASE,
+                                        FallbackChain, Hybrid, ItemKNN, Popularity,
+                                        RepeatBlend, UserKNN]
     return {cls.name: cls for cls in classes}
 
 

@@ -22,7 +22,7 @@ from tailorcrm.data.vocab import Vocabulary
 from tailorcrm.errors import StorageError
 from tailorcrm.jobs.train import RECOMMENDER_NAME, config_hash
 from tailorcrm.recommend.popularity import Popularity
-from tailorcrm.recommend.ranking import Ranker, RankingConfig, top_k
+from tailorcrm.recommend.ranking import Ranker, RankingConfig, load_ranking_config, top_k
 from tailorcrm.recommend.registry import load_model
 from tailorcrm.schema.time_window import latest_event_time
 from tailorcrm.store import Store
@@ -273,7 +273,8 @@ class ModelCache:
             log.warning("tenant %d: data changed since model %s was trained; serving "
                         "popularity until the next training run", tid, version)
             model = Popularity().fit(data)
-        ranking = RankingConfig()
+        # the repeat policy and label the model was chosen with (older artifacts: defaults)
+        ranking = load_ranking_config(path) or RankingConfig()
         entry = TenantModel(version, chash or config_hash(ranking), Ranker(model, data, ranking),
                             cutoff=trained_at, degraded=degraded)
         entry.lean_ranker()  # built before the swap, not by the first request after it
