@@ -112,17 +112,24 @@ class TenantGovernor:
                 with self._lock:
                     if waiter in state.waiters:
                         state.waiters.remove(waiter)
+                    elif waiter.cancelled():
+                        self._wake_next(state)  # woken as it timed out: pass the turn on
 
     def _release(self, tenant: str, cpu_seconds: float) -> None:
         with self._lock:
             state = self._tenant(tenant, time.perf_counter())
             state.active -= 1
             state.tokens -= cpu_seconds
-            while state.waiters:
-                waiter = state.waiters.popleft()
-                if not waiter.done():
-                    waiter.get_loop().call_soon_threadsafe(_wake, waiter)
-                    break
+            self._wake_next(state)
+
+    @staticmethod
+    def _wake_next(state: _Tenant) -> None:
+        """Wake the first waiter still waiting (call with the lock held)."""
+        while state.waiters:
+            waiter = state.waiters.popleft()
+            if not waiter.done():
+                waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+                return
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
