@@ -180,3 +180,33 @@ def test_fold_in_on_every_backend(database_url: str, tmp_path: Path) -> None:
         assert body["source"] == "online" and len(ids & LOW) >= 3, body
     finally:
         api.store.close()
+
+
+def test_a_named_strategy_never_serves_what_was_just_bought_or_rejected(
+        database_url: str, tmp_path: Path) -> None:
+    from tailorcrm.customize.precompute import precompute_strategy
+
+    api = make_api(database_url, tmp_path / "artifacts")
+    try:
+        seed(api)
+        c = api.client
+        assert c.put("/v1/strategies/pop", json={"models": [{"kind": "popularity"}]},
+                     headers=api.h()).status_code == 200
+        precompute_strategy(api.store, api.tid, "pop")
+        before = c.get("/v1/customers/c0/recommendations?strategy=pop&n=5",
+                       headers=api.h("read")).json()
+        assert before["source"] == "precomputed"
+        first, second = before["items"][0]["item_id"], before["items"][1]["item_id"]
+        for item, kind in ((first, "purchase"), (second, "reject")):  # live, after precompute
+            r = c.post("/v1/events", json={"customer_id": "c0", "item_id": item, "type": kind},
+                       headers=api.h("write"))
+            assert r.json()["inserted"] == 1
+        after = c.get("/v1/customers/c0/recommendations?strategy=pop&n=5",
+                      headers=api.h("read")).json()
+        shown = [i["item_id"] for i in after["items"]]
+        assert first not in shown and second not in shown
+        stored = api.store.recommendations.get(api.tid, "pop", "c0")
+        assert stored is not None
+        assert shown == [i["item_id"] for i in stored.items[2:]][:5]
+    finally:
+        api.store.close()

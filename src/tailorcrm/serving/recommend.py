@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tailorcrm.customize.precompute import strategy_hash
-from tailorcrm.customize.strategies import load_strategy, resolve_rules
+from tailorcrm.customize.strategies import Strategy, load_strategy, resolve_rules
 from tailorcrm.errors import NotFittedError, NotFoundError
 from tailorcrm.serving.cache import ModelCache, TenantModel
 from tailorcrm.store import Store
@@ -173,7 +173,42 @@ def _stored_strategy(store: Store, tid: int, customer_id: str, n: int,
                              f"run 'tailorcrm strategies precompute {name}'", strategy=name)
     rec_id = make_recommendation_id(recommendation_key(store, tid), customer_id, name,
                                     stored.model_version)
-    return ServedList(rec_id, stored.model_version, "precomputed", list(stored.items[:n]))
+    items = _without_live_exclusions(store, tid, customer_id, stored.items, strategy)
+    return ServedList(rec_id, stored.model_version, "precomputed", items[:n])
+
+
+def _categories(store: Store, tid: int, item_id: str) -> list[str]:
+    found = store.items.find(tid, item_id)
+    return list(found.categories) if found is not None else []
+
+
+LIVE_EXCLUSION_LOOKBACK = 200  # newest events checked against a precomputed strategy list
+
+
+def _without_live_exclusions(store: Store, tid: int, customer_id: str,
+                             items: list[dict[str, Any]], strategy: Strategy,
+                             ) -> list[dict[str, Any]]:
+    """A precomputed list without the items the strategy's exclusions now rule out.
+
+    The list was made from the data of its training run; an item the customer bought or
+    rejected since then (an event stored at any time after) must not be served at the top of
+    it. The customer's newest events of the excluded types are checked at each request
+    (one indexed query); bought items of repurchasable categories stay.
+    """
+    rules = strategy.exclusions
+    types = (rules.bought_types if rules.bought else ()) + \
+        (rules.rejected_types if rules.rejected else ())
+    if not types or not items:
+        return list(items)
+    recent = store.events.for_customer(tid, customer_id, limit=LIVE_EXCLUSION_LOOKBACK,
+                                       types=types)
+    rejected = {e.item_id for e in recent if e.type in rules.rejected_types and rules.rejected}
+    bought = {e.item_id for e in recent if e.type in rules.bought_types and rules.bought}
+    if bought and rules.repurchasable_categories:
+        keep = set(rules.repurchasable_categories)
+        bought = {i for i in bought if i is not None and not keep & set(_categories(store, tid, i))}
+    gone = (rejected | bought) - {None}
+    return [i for i in items if i.get("item_id") not in gone]
 
 
 def similar_items(store: Store, cache: ModelCache, tid: int, item_id: str,
