@@ -25,6 +25,7 @@ from tailorcrm.api.routes import (
     insights,
     items,
     jobs,
+    models,
     recommendations,
     schema,
 )
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 ROUTERS = (customers.router, items.router, events.router, recommendations.router,
            insights.router, schema.router, configs.router, tenant_settings.router, jobs.router,
-           health.router)
+           models.router, health.router)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:

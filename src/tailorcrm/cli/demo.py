@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, load_settings
+from tailorcrm.cli.models import choice_line
 from tailorcrm.cli.serve import api_access
 from tailorcrm.cli.serve import serve as serve_api
 from tailorcrm.cli.show import (
@@ -22,6 +23,7 @@ from tailorcrm.demo.config import DemoConfig
 from tailorcrm.demo.run import run_demo
 from tailorcrm.jobs.progress import rich_progress
 from tailorcrm.jobs.train import TrainConfig, train_tenant
+from tailorcrm.recommend.selection import SelectionConfig, load_selection_config
 from tailorcrm.store import Store
 
 
@@ -82,16 +84,31 @@ def train_command(
     no_recommend: Annotated[bool, typer.Option("--no-recommend")] = False,
     no_needs: Annotated[bool, typer.Option("--no-needs")] = False,
     no_segments: Annotated[bool, typer.Option("--no-segments")] = False,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="Activate this candidate whatever the validation scores (e.g. "
+                        "popularity, buy_again, default, ease).")] = None,
+    repeats: Annotated[str | None, typer.Option(
+        "--repeats", help="Repeat purchases as candidates: auto (learned), allow, exclude.")]
+    = None,
 ) -> None:
-    """Train the tenant's recommender, needs and segments, and store their results."""
+    """Choose and train the tenant's recommender (validation scores printed), needs and
+    segments, and store their results. ``--model``/``--repeats`` override the tenant's
+    ``recommender``/``selection`` config document for this run."""
     settings = load_settings(db=db, tenant=tenant)
     store = Store.open(settings.database_url)
     try:
         tid = store.tenants.id_of(settings.tenant)
+        selection = None
+        if model is not None or repeats is not None:
+            base = load_selection_config(store.configs, tid).model_dump()
+            selection = SelectionConfig.model_validate(
+                base | {k: v for k, v in (("force", model), ("repeats", repeats)) if v})
         config = TrainConfig(recommend=not no_recommend, needs=not no_needs,
-                             segments=not no_segments)
+                             segments=not no_segments, selection=selection)
         with rich_progress(console) as progress:
             report = train_tenant(store, tid, settings.artifacts_dir, config, progress)
+        if report.recommender_choice:
+            console.print(f"recommender: {choice_line(report.recommender_choice)}")
         console.print_json(report.model_dump_json())
     finally:
         store.close()

@@ -13,6 +13,7 @@ from tailorcrm.cli import (
     export,
     imports,
     keys,
+    models,
     needs,
     recommend,
     rules,
@@ -41,6 +42,7 @@ app.command("demo")(demo.demo_command)
 app.command("train")(demo.train_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(recommend.app, name="recommend")
+app.add_typer(models.app, name="models")
 app.add_typer(needs.app, name="needs")
 # customization
 app.add_typer(rules.app, name="rules")
