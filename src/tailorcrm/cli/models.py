@@ -15,6 +15,11 @@ app = typer.Typer(help="Trained model versions, the active one, and their valida
                   no_args_is_help=True)
 
 
+@app.callback()
+def models() -> None:
+    """Trained model versions, the active one, and their validation scores."""
+
+
 def choice_line(selection: dict[str, Any]) -> str:
     """One line on a model choice: the winner, its validation nDCG, popularity's, the margin."""
     if not selection:

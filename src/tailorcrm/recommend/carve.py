@@ -56,9 +56,9 @@ def _global(events: pd.DataFrame, share: float) -> tuple[np.ndarray, pd.Timestam
     """Validation mask: events at or after the ``1 - share`` quantile of event times."""
     ts = events["ts"]
     cut = pd.Timestamp(ts.quantile(1.0 - share, interpolation="higher"))  # type: ignore[arg-type]
-    held = (ts >= cut).to_numpy()
+    held = np.asarray(ts >= cut, dtype=bool)
     if held.all():  # every event at one time: nothing later to hold out
-        held[:] = False
+        held = np.zeros(len(ts), dtype=bool)
     return held, cut
 
 

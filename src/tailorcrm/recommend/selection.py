@@ -35,8 +35,9 @@ SELECTION_KIND = "recommender"  # the tenant's override: config document kind an
 SELECTION_NAME = "selection"
 REPEATS = "+repeats"  # suffix of a candidate served with bought items allowed
 Repeats = Literal["auto", "allow", "exclude"]
-#: Cheapest first: among personalized candidates within ``tie_tolerance`` of the best, the
-#: first in this order wins (simpler to serve and explain, and as good on validation).
+#: Cheapest first: among personalized candidates within two standard errors of the best (the
+#: paired per-customer nDCG difference, as the "one-SE rule" of cross-validation), the first in
+#: this order wins: simpler to serve and explain, and as good as validation can tell.
 SIMPLICITY = ("buy_again", "itemknn", "content", "ease", "ease_customer", "als",
               "buy_again+default", "default")
 
@@ -49,7 +50,9 @@ class SelectionConfig(ModelConfig):
     ``repeats`` forces the repeat policy (``allow``: bought items stay candidates,
     ``exclude``: never shown again); ``enabled=False`` skips the choice (default hybrid).
     A personalized winner needs ``min_relative_gain`` over the best popularity and a paired
-    per-customer z of at least ``min_z``, else popularity is served and labelled so.
+    per-customer z of at least ``min_z``, else popularity is served and labelled so; among
+    personalized candidates within ``tie_se`` standard errors of the best, the simplest
+    (:data:`SIMPLICITY`) is chosen.
     """
 
     enabled: bool = True
@@ -66,7 +69,7 @@ class SelectionConfig(ModelConfig):
     max_ease_size: int = Field(5000, gt=0)
     repeat_weights: tuple[float, ...] = (0.5, 2.0, 100.0)
     max_segment_fields: int = Field(3, ge=0)
-    tie_tolerance: float = Field(0.005, ge=0)
+    tie_se: float = Field(2.0, ge=0)
     random_state: int = 42
 
 
@@ -253,8 +256,9 @@ def _decide(board: _Scoreboard, cfg: SelectionConfig, params: dict[str, dict[str
     personal = [n for n in scores if not is_pop[n]]
     best = None
     if personal:
-        top = max(scores[n] for n in personal)
-        close = [n for n in personal if scores[n] >= top * (1 - cfg.tie_tolerance)]
+        top = max(personal, key=lambda n: scores[n])
+        close = [n for n in personal if n == top or _paired_z(
+            board.values(top), board.values(n)) <= cfg.tie_se]
         best = min(close, key=lambda n: (_simplicity(n), -scores[n], n))
     margin = z = None
     wins = False
