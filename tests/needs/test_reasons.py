@@ -62,13 +62,32 @@ def test_reasons_in_business_words(data_and_frame: tuple, logistic: NeedModel) -
         for r in items:
             assert np.sign(r.delta) == np.sign(r.contribution)
             assert ("raises churn risk" in r.text) == (r.delta > 0)
-            assert r.text.startswith(f"{r.feature}: ")
+            assert r.text.startswith(f"{r.label} ") and r.unit == "percentage points"
+            assert r.text.endswith(" percentage points")
+            # never a raw feature column, never "by 0.0" after rounding
+            assert "_days" not in r.text and "recency_" not in r.text
+            assert " by 0.0 " not in r.text and "0.00" not in r.text
+            assert round(abs(r.delta), 1) > 0 or "less than 0.1" in r.text
         sizes = [abs(r.contribution) for r in items]
         assert sizes == sorted(sizes, reverse=True), customer_id
     month = frame.index[frame["contract"] == "month-to-month"][0]
     top = {r.feature: r for r in reasons[month]} if month in reasons else {}
     if "contract" in top:
-        assert "month-to-month raises churn risk" in top["contract"].text
+        assert top["contract"].text.startswith("contract = month-to-month raises churn risk")
+
+
+def test_reasons_name_fields_and_behaviour_in_words(data_and_frame: tuple,
+                                                    logistic: NeedModel) -> None:
+    frame, model = data_and_frame[2], logistic
+    reasons = explain(model, frame, top=8)
+    texts = [r.text for items in reasons.values() for r in items]
+    assert any(t.startswith("contract = two-year lowers churn risk by ") for t in texts)
+    assert any(t.startswith("budget = ") for t in texts)
+    behaviour = [r for items in reasons.values() for r in items if r.feature.endswith("_days")]
+    assert behaviour and all(r.label != r.feature and r.label in r.text for r in behaviour)
+    # each shown figure is the probability change in points with one decimal
+    r = next(r for items in reasons.values() for r in items if abs(r.delta) >= 1)
+    assert f"{abs(r.delta):.1f} percentage points" in r.text
 
 
 def test_label_need_recovers_the_planted_effects(data_and_frame: tuple,

@@ -19,9 +19,17 @@ from tailorcrm.cli.common import (
     open_tenant,
 )
 from tailorcrm.errors import ConfigError, NotFoundError
-from tailorcrm.needs.definitions import list_needs, load_need, parse_need, save_need
-from tailorcrm.needs.scoring import load_active, publish, score_customers
-from tailorcrm.needs.training import evaluate_need, train_need
+from tailorcrm.needs.analysis_store import item_catalog
+from tailorcrm.needs.definitions import (
+    PropensityNeed,
+    check_item_refs,
+    list_needs,
+    load_need,
+    parse_need,
+    save_need,
+)
+from tailorcrm.needs.publishing import train_and_publish
+from tailorcrm.needs.scoring import BASELINE_KIND, load_active, model_name, score_customers
 
 ArtifactOption = Annotated[Path | None, typer.Option(
     "--artifacts", help="Directory for model artifacts (default: the artifacts_dir setting, "
@@ -41,6 +49,13 @@ def define(
         raise ConfigError(f"cannot read {file}: {exc}") from exc
     need = parse_need(body)
     with open_tenant(db, tenant, create=True) as (store, tid):
+        if isinstance(need, PropensityNeed) and (need.items or need.categories):
+            ids, cats = item_catalog(store, tid)
+            if ids:  # a tenant with items: every listed id and category must match one
+                check_item_refs(need, ids, cats)
+            else:
+                console.print("[yellow]warning:[/] the tenant has no items yet; the need's "
+                              "item list is not checked")
         version = save_need(store, tid, need)
     console.print(f"need [bold]{need.name}[/] ({need.kind}) saved as version {version}")
 
@@ -62,25 +77,30 @@ def train(
     need: Annotated[str, typer.Argument(help="Need name.")],
     db: DbOption = None, tenant: TenantOption = None,
     artifacts: ArtifactOption = None,
-    evaluate: Annotated[bool, typer.Option(help="Grade against the baseline first.")] = True,
 ) -> None:
-    """Evaluate (time-aware or k-fold) and grade, train, then score and store every customer."""
+    """Evaluate and grade against the baseline, train, and publish the model only if it
+    beats the baseline held out (else keep the last good model, or publish the baseline)."""
     with open_tenant(db, tenant) as (store, tid):
         definition = load_need(store, tid, need)
         data = store.load_dataset(tid)
-        metrics = {}
-        if evaluate:
-            ev = evaluate_need(data, definition)
-            metrics = ev.as_dict()
-            g = ev.grade
-            console.print(f"{ev.protocol}\nmodel {json.dumps(_short(ev.model))}\n"
-                          f"baseline ({ev.baseline_kind}) {json.dumps(_short(ev.baseline))}\n"
-                          f"grade [bold]{g.letter}[/]: {g.explanation}")
-        model = train_need(data, definition)
-        metrics["selection"] = model.selection_
         folder = artifacts.resolve() if artifacts else load_settings(db=db).artifacts_dir
-        version, n = publish(store, tid, model, data, folder, metrics=metrics)
-    console.print(f"trained {model.algorithm_}; model {version}; {n} customers scored")
+        watermark = store.tombstones.watermark(tid)
+        outcome = train_and_publish(store, tid, definition, data, folder,
+                                    erased_after=watermark)
+        record = store.models.get(tid, model_name(need), outcome.trained_version)
+    ev = record.metrics
+    if ev.get("grade"):
+        console.print(f"{ev['protocol']}\nmodel {json.dumps(_short(ev['model']))}\n"
+                      f"baseline ({ev['baseline_kind']}) {json.dumps(_short(ev['baseline']))}"
+                      f"\ngrade [bold]{outcome.grade}[/]: {ev['grade']['explanation']}")
+    console.print(f"gate: {'passed' if outcome.gate.passed else 'failed'}, "
+                  f"{outcome.gate.reason}")
+    what = {"model": f"published model {outcome.model_version}",
+            "baseline": f"published the baseline's scores ({outcome.baseline_kind}) as "
+                        f"{outcome.model_version}",
+            "kept": f"kept the last good model {outcome.model_version} and its scores"}
+    console.print(f"trained {outcome.algorithm} ({outcome.trained_version}); "
+                  f"{what[outcome.source]}; {outcome.customers_scored} customers scored")
 
 
 def _short(metrics: dict[str, float]) -> dict[str, float]:
@@ -98,10 +118,10 @@ def score(
         rows = store.need_scores.top(tid, need, limit=top)
     if not rows:
         raise NotFoundError(f"no scores for need {need!r}; run 'tailorcrm needs train'")
-    table = Table("customer", "score", "top reason", "model")
+    table = Table("customer", "score", "top reason", "model", "source")
     for r in rows:
         reason = r.reasons[0]["text"] if r.reasons else ""
-        table.add_row(r.customer_id, f"{r.score:.3f}", reason, r.model_version)
+        table.add_row(r.customer_id, f"{r.score:.3f}", reason, r.model_version, r.source)
     console.print(table)
 
 
@@ -114,6 +134,16 @@ def explain_(
 ) -> None:
     """Score one customer now with the active model and print the reasons."""
     with open_tenant(db, tenant) as (store, tid):
+        record = store.models.active(tid, model_name(need))
+        if record is not None and record.kind.startswith(BASELINE_KIND):
+            stored = store.need_scores.for_customer(tid, customer).get(need)
+            if stored is None:
+                raise NotFoundError(f"no score of {need!r} for {customer!r}",
+                                    customer_id=customer)
+            console.print(f"{need} for {customer}: [bold]{stored.score:.3f}[/] (baseline)")
+            for reason in stored.reasons:
+                console.print(f"  - {reason['text']}")
+            return
         model = load_active(store, tid, need)
         data = store.load_dataset(tid)
     if customer not in data.customers.index:

@@ -176,7 +176,8 @@ def rank_actions(catalog: ActionCatalog, ctx: RuleContext, *,
         for need in sorted(_needs_read(cond, value_expr, ctx)):
             if need in ctx.needs:
                 score = float(ctx.needs[need])
-                reasons.append(_reason("need", f"{need} score {score:.2f}", score, need))
+                by = " (baseline)" if ctx.need_sources.get(need) == "baseline" else ""
+                reasons.append(_reason("need", f"{need} score {score:.2f}{by}", score, need))
         rec_list = (recommended or {}).get(action.strategy or "", [])
         linked = _linked(action, rec_list, items or {})
         for item_id in linked:

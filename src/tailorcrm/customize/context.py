@@ -134,12 +134,16 @@ class RuleContext:
         Segmentation → segment (also reachable as ``customer.segments``).
     context:
         The request context (channel, page, basket, ...), whatever the caller passes.
+    need_sources:
+        Need name → ``model`` or ``baseline`` (the need's model did not beat its baseline,
+        so the score is the baseline's); not a rule variable, shown in action reasons.
     """
 
     customer: Mapping[str, Any] = field(default_factory=dict)
     needs: Mapping[str, float] = field(default_factory=dict)
     segments: Mapping[str, str] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
+    need_sources: Mapping[str, str] = field(default_factory=dict)
 
     def variables(self, limits: RuleLimits | None = None) -> dict[str, Any]:
         """Plain-Python values of the non-item rule variables; with ``limits``, fields too

@@ -44,9 +44,11 @@ def stored_context(store: Store, tid: int, customer_id: str,
     """Fields, segments and need scores of a stored customer (NotFoundError if unknown)."""
     record = store.customers.get(tid, customer_id)
     segments = store.segments.of_customer(tid, customer_id)
-    needs = {n: float(r.score) for n, r in store.need_scores.for_customer(tid, customer_id).items()}
+    scores = store.need_scores.for_customer(tid, customer_id)
+    needs = {n: float(r.score) for n, r in scores.items()}
     return RuleContext(customer=customer_record_view(record, segments), needs=needs,
-                       segments=segments, context=dict(context or {}))
+                       segments=segments, context=dict(context or {}),
+                       need_sources={n: r.source for n, r in scores.items()})
 
 
 def stored_lists(store: Store, tid: int, customer_id: str, catalog: ActionCatalog, *,

@@ -18,10 +18,9 @@ from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
 from tailorcrm.jobs.progress import ProgressFn, no_progress
 from tailorcrm.needs.definitions import list_needs
+from tailorcrm.needs.publishing import train_and_publish
 from tailorcrm.needs.rfm import rfm_table
-from tailorcrm.needs.scoring import publish
 from tailorcrm.needs.segments import behavioural_segments
-from tailorcrm.needs.training import train_need
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, save_ranking_config
 from tailorcrm.recommend.selection import (
     Selection,
@@ -182,16 +181,14 @@ def train_needs(store: Store, tid: int, data: Dataset, artifacts: Path,
     for i, need in enumerate(needs):
         progress("needs", i, len(needs))
         started = time.perf_counter()
-        try:
-            model = train_need(data, need)
+        try:  # published only if it beats its baseline held out (needs/publishing.py)
+            outcome = train_and_publish(store, tid, need, data, artifacts,
+                                        erased_after=erased_after)
         except InsufficientDataError as exc:
             log.warning("need %s skipped: %s", need.name, exc.message)
             report.needs[need.name] = {"skipped": exc.message}
             continue
-        version, scored = publish(store, tid, model, data, artifacts,
-                                  erased_after=erased_after)
-        report.needs[need.name] = {"model_version": version, "customers_scored": scored,
-                                   "algorithm": model.algorithm_}
+        report.needs[need.name] = outcome.model_dump(mode="json")
         report.seconds[f"need_{need.name}"] = round(time.perf_counter() - started, 3)
     progress("needs", len(needs), len(needs))
 

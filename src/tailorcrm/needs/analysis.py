@@ -15,6 +15,7 @@ from scipy import stats
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError, ValidationError
+from tailorcrm.needs.cutoffs import data_end
 from tailorcrm.needs.groups import (
     MISSING_GROUP,
     OTHER_GROUP,
@@ -183,10 +184,11 @@ def month_cutoffs(data: Dataset, horizon_days: int, max_months: int = 24) -> lis
 
 
 def default_cutoff(data: Dataset, horizon_days: int) -> pd.Timestamp:
-    """The latest cut-off whose whole horizon is covered by the events."""
+    """The latest cut-off whose whole horizon is covered by the events (the data's end read
+    from the event volume, :func:`tailorcrm.needs.cutoffs.data_end`)."""
     if data.events.empty:
         raise InsufficientDataError("no events: a derived need has no cut-off")
-    last = data.events["ts"].max()
+    last = data_end(data.events["ts"], horizon_days)
     return (last - pd.Timedelta(days=horizon_days)).normalize()
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tailorcrm.errors import ConfigError, InsufficientDataError, NotFoundError, ValidationError
+from tailorcrm.needs.cutoffs import data_end, to_utc
 from tailorcrm.schema.fields import FieldSpec, FieldType, coerce_value, is_missing
 
 if TYPE_CHECKING:
@@ -26,10 +29,7 @@ LabelValue = str | int | float | bool
 LABEL_TYPES = frozenset({FieldType.BOOLEAN, FieldType.ENUM, FieldType.STRING, FieldType.INTEGER})
 
 
-def as_utc(ts: dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
-    """A timestamp in UTC (naive input is read as UTC)."""
-    out = pd.Timestamp(ts)
-    return out.tz_localize("UTC") if out.tzinfo is None else out.tz_convert("UTC")
+as_utc = to_utc
 
 
 class _NeedBase(BaseModel):
@@ -108,7 +108,8 @@ class LabelNeed(_NeedBase):
                     f"need {self.name!r}: field {self.field!r} holds continuous numbers, "
                     "not a label", field=self.field, reason="wrong_type")
         positives = self._positives(spec)
-        present = ~raw.map(is_missing).astype(bool)
+        raw = raw.astype(object)  # a nullable column holds pd.NA, which is_missing misses
+        present = ~raw.map(lambda v: v is pd.NA or is_missing(v)).astype(bool)
         values = raw[present]
         if spec is not None:
             values = values.map(lambda v: coerce_value(spec, v))
@@ -151,21 +152,34 @@ class _HorizonNeed(_NeedBase):
     population_types: tuple[str, ...] = ()
     lookback_days: int | None = Field(default=None, ge=1)
     require_full_horizon: bool = True
+    as_of: dt.datetime | None = None
+    """Where the data for labels ends (the last cut-off is one horizon earlier); None reads
+    it from the events (see :meth:`data_end`), never from the wall clock."""
 
-    def default_cutoff(self, data: Dataset) -> pd.Timestamp:
-        """The latest cut-off that still leaves a whole horizon of future events."""
+    def data_end(self, data: Dataset) -> pd.Timestamp:
+        """Where the labels' data ends: ``as_of`` when set, else read from the events.
+
+        The end from the events is the last time whose trailing horizon holds a substantial
+        share of the usual event volume (:func:`tailorcrm.needs.cutoffs.data_end`), so a few
+        live events dated now do not move it to the wall clock.
+        """
+        if self.as_of is not None:
+            return as_utc(self.as_of)
         if data.events.empty:
             raise InsufficientDataError(f"need {self.name!r}: there are no events",
                                         need=self.name)
-        return as_utc(data.events["ts"].max()) - pd.Timedelta(days=self.horizon_days)
+        return data_end(data.events["ts"], self.horizon_days)
+
+    def default_cutoff(self, data: Dataset) -> pd.Timestamp:
+        """The latest cut-off that still leaves a whole horizon of covered future."""
+        return self.data_end(data) - pd.Timedelta(days=self.horizon_days)
 
     def window(self, data: Dataset, cutoff: dt.datetime | None) -> tuple[pd.Timestamp,
                                                                            pd.Timestamp]:
         """``(cutoff, cutoff + horizon)``, checked to have future events."""
         cut = self.default_cutoff(data) if cutoff is None else as_utc(cutoff)
         end = cut + pd.Timedelta(days=self.horizon_days)
-        ts = data.events["ts"]
-        last = as_utc(ts.max()) if len(ts) else None
+        last = self.data_end(data) if len(data.events) else None
         if last is None or last < cut:
             raise InsufficientDataError(
                 f"need {self.name!r}: no events at or after the cut-off {cut.isoformat()}",
@@ -318,3 +332,39 @@ def list_needs(store: Any, tenant_id: int) -> list[AnyNeed]:
     """Every need a tenant defined (newest version of each), by name."""
     return [load_need(store, tenant_id, info.name)
             for info in store.configs.list(tenant_id, CONFIG_KIND)]
+
+
+def _hint(name: str, known: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known name, or nothing."""
+    squeezed = {" ".join(k.split()).casefold(): k for k in known}
+    close = squeezed.get(" ".join(name.split()).casefold())
+    if close is None:
+        matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
+        close = matches[0] if matches else None
+    return f" (did you mean {close!r}?)" if close is not None else ""
+
+
+def unknown_item_refs(need: AnyNeed, item_ids: Collection[str],
+                      categories: Collection[str]) -> list[str]:
+    """What a propensity need's ``items`` / ``categories`` name that the tenant does not have.
+
+    One line per unknown id or category, with the closest known one as a hint (a trailing
+    space, another case, a typo). Empty for other needs or when everything matches.
+    """
+    if not isinstance(need, PropensityNeed):
+        return []
+    known_items, known_cats = set(map(str, item_ids)), set(map(str, categories))
+    out = [f"item {i!r} matches no item{_hint(i, known_items)}"
+           for i in need.items if i not in known_items]
+    out += [f"category {c!r} matches no item's category{_hint(c, known_cats)}"
+            for c in need.categories if c not in known_cats]
+    return out
+
+
+def check_item_refs(need: AnyNeed, item_ids: Collection[str],
+                    categories: Collection[str]) -> None:
+    """ValidationError naming every item id or category of ``need`` that matches nothing."""
+    problems = unknown_item_refs(need, item_ids, categories)
+    if problems:
+        raise ValidationError(f"need {need.name!r}: " + "; ".join(problems),
+                              need=need.name, reason="unknown_items", problems=problems)

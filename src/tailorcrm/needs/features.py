@@ -124,7 +124,8 @@ def feature_frame(
 
 
 def _safe(spec: FieldSpec, value: Any) -> Any:
-    if not isinstance(value, list | tuple | np.ndarray) and is_missing(value):
+    if not isinstance(value, list | tuple | np.ndarray) and (value is pd.NA or value is pd.NaT
+                                                          or is_missing(value)):
         return None
     if isinstance(value, np.ndarray):
         value = value.tolist()
@@ -136,7 +137,9 @@ def _safe(spec: FieldSpec, value: Any) -> Any:
 
 def _typed_column(spec: FieldSpec, raw: pd.Series, ref: pd.Timestamp) -> pd.Series:
     t = spec.type
-    values = raw.map(lambda v: _safe(spec, v))
+    # object first: a nullable column (pandas "boolean", "Int64") would turn None back into
+    # pd.NA, whose truth value is ambiguous
+    values = raw.astype(object).map(lambda v: _safe(spec, v)).astype(object)
     if t in (FieldType.NUMBER, FieldType.INTEGER):
         return pd.to_numeric(values, errors="coerce").astype(float)
     if t is FieldType.BOOLEAN:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BASELINE_KIND = "need-baseline"
+"""``store.models`` kind prefix of a need whose published scores are its baseline's."""
 STATE_FILE = "model.json"
 FRAME_FILE = "train_frame.parquet"
 
@@ -77,22 +79,40 @@ def config_hash(model: NeedModel) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def new_version() -> str:
+    """A version stamp for a need model (UTC time to the microsecond)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def register(store: Any, tenant_id: int, model: NeedModel, artifact_root: Path, *,
+             metrics: dict[str, Any] | None = None, activate: bool = True,
+             ) -> tuple[str, Path]:
+    """Save the artifact and register it in ``store.models`` (active with ``activate``).
+
+    Returns ``(model_version, artifact directory)``.
+    """
+    need = model.need.name
+    version = new_version()
+    path = save_model(model, artifact_root / f"tenant-{tenant_id}" / "needs" / need / version)
+    store.models.register(tenant_id, model_name(need), version, f"need:{model.algorithm_}",
+                          str(path), metrics or {"selection": model.selection_},
+                          config_hash(model), activate=activate)
+    return version, path
+
+
 def publish(store: Any, tenant_id: int, model: NeedModel, data: Dataset, artifact_root: Path,
             *, metrics: dict[str, Any] | None = None, top: int = 3,
             erased_after: int | None = None) -> tuple[str, int]:
     """Save the artifact, register and activate it, and replace the need's stored scores.
 
     ``erased_after`` is the tombstone watermark taken before ``data`` was read (see
-    ``store/tombstones.py``): customers erased since get no score.
+    ``store/tombstones.py``): customers erased since get no score. This publishes without
+    the gate; :func:`tailorcrm.needs.publishing.train_and_publish` gates first.
 
     Returns ``(model_version, number of customers scored)``.
     """
     need = model.need.name
-    version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    path = save_model(model, artifact_root / f"tenant-{tenant_id}" / "needs" / need / version)
-    store.models.register(tenant_id, model_name(need), version, f"need:{model.algorithm_}",
-                          str(path), metrics or {"selection": model.selection_},
-                          config_hash(model), activate=True)
+    version, _ = register(store, tenant_id, model, artifact_root, metrics=metrics)
     scores = score_customers(model, data, top=top, model_version=version)
     rows = [{"customer_id": cid, "score": float(r.score), "model_version": version,
              "reasons": r.reasons} for cid, r in scores.iterrows()]
@@ -107,5 +127,10 @@ def load_active(store: Any, tenant_id: int, need: str) -> NeedModel:
     if record is None:
         raise NotFoundError(f"no trained model for need {need!r}; run 'tailorcrm needs train'",
                             need=need)
+    if record.kind.startswith(BASELINE_KIND):
+        raise NotFoundError(
+            f"need {need!r} publishes its baseline's scores: the last model trained did not "
+            f"beat the baseline ({record.metrics.get('gate', {}).get('reason', '')})",
+            need=need, source="baseline")
     return load_model(record.path)
 

@@ -34,6 +34,9 @@ class Evaluation:
     algorithms: list[str] = field(default_factory=list)
     cutoffs: dict[str, str] = field(default_factory=dict)
     fit_seconds: float = 0.0
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None,
+                                                                        repr=False)
+    """The held-out labels, model and baseline predictions (for the publication gate)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able figures."""
@@ -101,7 +104,7 @@ def evaluate_need(data: Dataset, need: AnyNeed, config: ModelConfig | None = Non
                       model=m, baseline=b, baseline_kind=base.describe(), grade=grade(m, b),
                       algorithms=[model.algorithm_],
                       cutoffs={"train": train_cut.isoformat(), "test": test_cut.isoformat()},
-                      fit_seconds=seconds)
+                      fit_seconds=seconds, held_out=(yt, p, pb))
 
 
 def _evaluate_kfold(data: Dataset, need: LabelNeed, cfg: ModelConfig,
@@ -123,7 +126,7 @@ def _evaluate_kfold(data: Dataset, need: LabelNeed, cfg: ModelConfig,
     m, b = _metrics(need, yv, p), _metrics(need, yv, pb)
     return Evaluation(protocol=f"stratified {folds}-fold CV (shuffle, seed {cfg.random_state})",
                       model=m, baseline=b, baseline_kind=kind, grade=grade(m, b),
-                      algorithms=algos, fit_seconds=seconds)
+                      algorithms=algos, fit_seconds=seconds, held_out=(yv, p, pb))
 
 
 def train_need(data: Dataset, need: AnyNeed, config: ModelConfig | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, Row, delete, insert, select
@@ -13,9 +13,19 @@ from tailorcrm.store.base import Repository, as_utc
 from tailorcrm.store.tables import NeedScore, utcnow
 from tailorcrm.store.tombstones import TombstoneRepository, lock_erasures
 
+BASELINE_PREFIX = "baseline-"
+"""``model_version`` prefix of scores published by a need's baseline, not its model (the
+model did not beat the baseline held out; see ``tailorcrm.needs.publishing``)."""
+
+
+def score_source(model_version: str) -> Literal["model", "baseline"]:
+    """``baseline`` for a baseline's scores, else ``model``."""
+    return "baseline" if model_version.startswith(BASELINE_PREFIX) else "model"
+
 
 class NeedScoreRecord(BaseModel):
-    """One customer's score for one need."""
+    """One customer's score for one need; ``source`` says whether a model or the need's
+    baseline made it (read from the ``model_version``, no column of its own)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -25,6 +35,7 @@ class NeedScoreRecord(BaseModel):
     model_version: str = ""
     reasons: list[Any] = Field(default_factory=list)
     scored_at: dt.datetime | None = None
+    source: Literal["model", "baseline"] = "model"
 
 
 class NeedScoreRepository(Repository):
@@ -73,4 +84,5 @@ class NeedScoreRepository(Repository):
     def _record(r: Row[Any]) -> NeedScoreRecord:
         return NeedScoreRecord(need=r.need, customer_id=r.customer_id, score=r.score,
                                model_version=r.model_version, reasons=r.reasons or [],
-                               scored_at=as_utc(r.scored_at))
+                               scored_at=as_utc(r.scored_at),
+                               source=score_source(r.model_version or ""))

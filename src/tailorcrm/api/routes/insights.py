@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,6 +32,8 @@ class NeedPublic(BaseModel):
     model_version: str
     reasons: list[Any]
     scored_at: dt.datetime | None
+    source: Literal["model", "baseline"] = "model"
+    """``baseline``: the need's model did not beat its baseline, so the baseline scored."""
 
 
 class NeedsPublic(BaseModel):
@@ -86,7 +88,7 @@ def get_needs(principal: Reader, store: StoreDep, customer_id: CustomerIdPath) -
     needs = sorted(scores.values(), key=lambda r: -r.score)
     return NeedsPublic(customer_id=customer_id, needs=[NeedPublic(
         need=r.need, score=r.score, model_version=r.model_version, reasons=r.reasons,
-        scored_at=r.scored_at) for r in needs])
+        scored_at=r.scored_at, source=r.source) for r in needs])
 
 
 class _RuleLimiter:
