@@ -56,6 +56,8 @@ def demo_command(
         show_segments(console, store, tid)
         show_actions(console, store, tid, sample[:2])
         if result.train:
+            if result.train.recommender_choice:
+                console.print(f"recommender: {choice_line(result.train.recommender_choice)}")
             console.print("timings (s): " + json.dumps(result.train.seconds))
         if serve:
             secret, curl = api_access(store, tid, settings, sample[0])

@@ -16,6 +16,7 @@ from scipy import sparse
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import NotFoundError
 from tailorcrm.recommend.base import ModelConfig, Recommender, history_row
+from tailorcrm.recommend.fallback import FallbackChain
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.reasons import Reason
 
@@ -276,6 +277,10 @@ class Ranker:
             raw = source.explain(customer_idx, item_idx)
         if not raw and (source is self.fallback or customer_idx < 0):
             raw = [Reason("popular", "popular with all customers", 1.0, "global")]
+        elif not raw:  # a model without details for this item (e.g. a zero-score filler)
+            name = source.answering_model(customer_idx) if isinstance(source, FallbackChain) \
+                else source.name
+            raw = [Reason("model", f"top model: {name}", 1.0, str(name))]
         return [self._label(r, customer_id) for r in raw][: self.config.max_reasons + 1]
 
     def _label(self, reason: Reason, customer_id: str) -> Reason:
