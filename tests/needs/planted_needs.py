@@ -57,3 +57,45 @@ def planted(n: int = 1500, seed: int = 0) -> Dataset:
     items["price"] = 10.0
     return Dataset(customers=customers, items=items, events=base.events,
                    customer_fields=specs)
+
+
+def planted_churn(n: int = 900, seed: int = 0, *, signal: bool = True, gap: float = 30.0,
+                  days: int = 360) -> Dataset:
+    """Customers who buy every ~``gap`` days until they stop; with ``signal`` the contract sets
+    how soon they stop (month-to-month soon, two-year hardly), without it nothing does.
+
+    ``coin`` is a customer field unrelated to everything (a label need with no signal).
+    """
+    rng = np.random.default_rng(seed)
+    ids = pd.Index([f"c{i:05d}" for i in range(n)], name="customer_id")
+    contract = rng.choice(CONTRACTS, n)
+    means = {"month-to-month": 60.0, "one-year": 600.0, "two-year": 3000.0}
+    mean = np.array([means[c] for c in contract]) if signal else np.full(n, 400.0)
+    start = rng.uniform(0, 60, n)
+    stop = start + rng.exponential(mean)
+    rows = []
+    for i, cid in enumerate(ids):
+        t = start[i]
+        while t < min(stop[i], days):
+            rows.append((cid, f"i{rng.integers(20)}", t))
+            t += rng.exponential(gap)
+    ev = pd.DataFrame(rows, columns=["customer_id", "item_id", "t"])
+    events = pd.DataFrame({
+        "customer_id": ev["customer_id"], "item_id": ev["item_id"], "type": "purchase",
+        "value": 1.0, "ts": START + pd.to_timedelta(ev["t"] * 24, unit="h"),
+    }).sort_values("ts", kind="stable").reset_index(drop=True)
+    customers = pd.DataFrame({
+        "consent_personalization": "unknown", "consent_marketing": "unknown",
+        "contract": contract, "coin": np.where(rng.random(n) < 0.3, "Yes", "No"),
+        "noise": rng.normal(size=n),
+    }, index=ids)
+    specs = (
+        FieldSpec(entity="customer", name="contract", type=FieldType.ENUM,
+                  enum_values=CONTRACTS, feature=True),
+        FieldSpec(entity="customer", name="noise", type=FieldType.NUMBER, feature=True),
+        FieldSpec(entity="customer", name="coin", type=FieldType.ENUM,
+                  enum_values=("No", "Yes")),
+    )
+    base = Dataset.from_events(events, customers=customers)
+    return Dataset(customers=customers, items=base.items, events=base.events,
+                   customer_fields=specs)
