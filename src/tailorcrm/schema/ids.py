@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tailorcrm.errors import ValidationError
+
+if TYPE_CHECKING:  # pandas loads when these functions run: light commands skip it
+    import numpy as np
+    import pandas as pd
 
 MAX_ID_LENGTH = 255
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -88,6 +89,7 @@ def normalize_ids(series: pd.Series) -> tuple[pd.Series, np.ndarray, list[str]]:
     (ids, bad, reasons)
         The canonical ids, a mask of refused ones, and one reason per refused id.
     """
+    import numpy as np
     present = series.notna().to_numpy(bool)
     bad = np.zeros(len(series), dtype=bool)
     if not present.any():

@@ -10,8 +10,11 @@ that were stored before this rule existed are skipped by the loader, never fatal
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads when these functions run: light commands skip it
+    import pandas as pd
+
 
 EARLIEST_EVENT_TIME = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 FUTURE_TOLERANCE_HOURS = 24.0
@@ -36,4 +39,5 @@ def event_time_problem(ts: dt.datetime, now: dt.datetime | None = None,
 
 def outside_window(ts: pd.Series, latest: pd.Timestamp) -> pd.Series:
     """A mask of the times of a UTC column outside ``[EARLIEST_EVENT_TIME, latest]``."""
+    import pandas as pd
     return ((ts < pd.Timestamp(EARLIEST_EVENT_TIME)) | (ts > latest)).fillna(False)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Engine
 
 from tailorcrm.errors import ValidationError
+
+if TYPE_CHECKING:  # pandas loads when these functions run: light commands skip it
+    import pandas as pd
 
 
 class Repository:
@@ -40,6 +42,7 @@ def to_utc(value: Any, *, field: str = "ts") -> dt.datetime:
     ValidationError
         When the value is missing or is not a date/time.
     """
+    import pandas as pd
     if value is None or (isinstance(value, float) and value != value):
         raise ValidationError(f"{field} is missing", field=field)
     try:
@@ -54,6 +57,7 @@ def to_utc(value: Any, *, field: str = "ts") -> dt.datetime:
 
 def utc_or_none(value: Any) -> dt.datetime | None:
     """Like :func:`to_utc` but None for a missing value."""
+    import pandas as pd
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
     return to_utc(value)
@@ -68,6 +72,7 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def rows_of(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> list[Mapping[str, Any]]:
     """A batch of row mappings from mappings or a DataFrame (one mapping per frame row)."""
+    import pandas as pd
     if isinstance(rows, pd.DataFrame):
         return rows.to_dict("records")  # type: ignore[return-value]
     return list(rows)

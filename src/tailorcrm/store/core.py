@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import StorageError
-from tailorcrm.store import loader
 from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
@@ -28,6 +27,9 @@ from tailorcrm.store.recommendations import RecommendationRepository
 from tailorcrm.store.segments import SegmentRepository
 from tailorcrm.store.tenants import TenantRepository
 from tailorcrm.store.tombstones import TombstoneRepository
+
+if TYPE_CHECKING:  # the Dataset (pandas, SciPy) is imported when a tenant is first loaded
+    from tailorcrm.data.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,8 @@ class Store:
 
     def load_dataset(self, tid: int) -> Dataset:
         """Everything one tenant has, as the in-memory Dataset models train on."""
+        from tailorcrm.store import loader  # heavy: only commands that load data pay for it
+
         fields = self.fields.list(tid)
         event_types = self.event_types.list(tid)
         with self.engine.connect() as conn:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +22,9 @@ from tailorcrm.store.indexes import attribute_expr
 from tailorcrm.store.records import UpsertResult
 from tailorcrm.store.tables import utcnow
 from tailorcrm.store.validation import RowErrors, merge_attributes, split_row, validate_attributes
+
+if TYPE_CHECKING:  # pandas loads when these functions run: light commands skip it
+    import pandas as pd
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 CHUNK = 500  # ids per look-up query (well under SQLite's bound-parameter limit)

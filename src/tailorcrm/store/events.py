@@ -7,9 +7,8 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,6 +26,9 @@ from tailorcrm.store.tables import Customer, Event, Item, utcnow
 from tailorcrm.store.tenant_settings import load_tenant_settings
 from tailorcrm.store.tombstones import TombstoneRepository
 from tailorcrm.store.validation import RowErrors, split_row, validate_attributes
+
+if TYPE_CHECKING:  # pandas loads when these functions run: light commands skip it
+    import pandas as pd
 
 BUILTIN = ("idempotency_key", "customer_id", "item_id", "type", "value", "ts", "timestamp")
 
