@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tailorcrm.cli.main import app
-from tailorcrm.errors import ConfigError, NotFoundError
+from tailorcrm.errors import ConfigError, NotFoundError, ValidationError
 from tailorcrm.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "needs"))
@@ -47,3 +47,21 @@ def test_define_train_score_explain(sqlite_url: str, tmp_path: Path) -> None:
     assert out.exit_code == 0 and customer in out.output and "churn risk" in out.output
     out = runner.invoke(app, ["needs", "train", "nope"], env=env)
     assert out.exit_code == NotFoundError.exit_code
+
+
+def test_define_names_item_ids_that_match_no_item(sqlite_url: str, tmp_path: Path) -> None:
+    store = Store.open(sqlite_url)
+    try:
+        tid = seed_demo(store)
+        item = str(store.load_dataset(tid).items.index[0])
+    finally:
+        store.close()
+    env = {"TAILORCRM_DATABASE_URL": sqlite_url, "TAILORCRM_TENANT": "default"}
+    need = tmp_path / "buy.toml"
+    need.write_text(f'kind = "propensity"\nname = "buy"\nitems = ["{item} ", "{item}"]\n')
+    out = runner.invoke(app, ["needs", "define", str(need)], env=env)
+    assert out.exit_code == ValidationError.exit_code, out.output
+    assert f"'{item} ' matches no item (did you mean '{item}'?)" in " ".join(out.output.split())
+    need.write_text(f'kind = "propensity"\nname = "buy"\nitems = ["{item}"]\n')
+    out = runner.invoke(app, ["needs", "define", str(need)], env=env)
+    assert out.exit_code == 0, out.output

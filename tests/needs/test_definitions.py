@@ -110,3 +110,23 @@ def test_needs_are_stored_per_tenant(sqlite_url: str) -> None:
         assert [n.name for n in list_needs(store, tid)] == ["churn", "label"]
     finally:
         store.close()
+
+
+def test_item_lists_that_match_nothing_are_named_with_a_hint() -> None:
+    from tailorcrm.needs.definitions import check_item_refs, unknown_item_refs
+
+    need = PropensityNeed(name="dairy", items=("cream cheese ", "milk", "Butter", "zzz"),
+                          categories=("diary",))
+    ids, cats = {"cream cheese", "milk", "butter"}, {"dairy", "bakery"}
+    problems = unknown_item_refs(need, ids, cats)
+    assert problems == [
+        "item 'cream cheese ' matches no item (did you mean 'cream cheese'?)",
+        "item 'Butter' matches no item (did you mean 'butter'?)",
+        "item 'zzz' matches no item",
+        "category 'diary' matches no item's category (did you mean 'dairy'?)",
+    ]
+    with pytest.raises(ValidationError, match="cream cheese ") as err:
+        check_item_refs(need, ids, cats)
+    assert err.value.details["problems"] == problems
+    check_item_refs(PropensityNeed(name="ok", items=("milk",)), ids, cats)
+    assert unknown_item_refs(ChurnNeed(name="churn"), ids, cats) == []

@@ -68,3 +68,41 @@ def test_blank_text_and_empty_lists_are_left_out() -> None:
     builder = FeatureBuilder(specs, cfg).fit(frame)
     assert not any(n.startswith(("notes", "interests")) for n in builder.names_)
     assert builder.transform(frame).shape[0] == 60
+
+
+def test_optional_boolean_left_unset_through_the_store_trains(sqlite_url: str,
+                                                               tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Customers created without an optional boolean load as pandas' nullable "boolean"
+    (pd.NA); features, labels and the training job (what POST /v1/jobs/train runs) cope."""
+    from planted_needs import planted_churn
+
+    from tailorcrm.jobs.train import TrainConfig, train_tenant
+    from tailorcrm.schema.fields import FieldSpec, FieldType
+    from tailorcrm.store import Store
+
+    data = planted_churn(300)
+    with Store.open(sqlite_url) as store:
+        tid = store.tenants.ensure("t")
+        store.fields.add(tid, FieldSpec(entity="customer", name="vip", type=FieldType.BOOLEAN,
+                                        feature=True))
+        store.fields.add(tid, FieldSpec(entity="customer", name="contract",
+                                        type=FieldType.ENUM, feature=True,
+                                        enum_values=("month-to-month", "one-year", "two-year")))
+        rows = [{"customer_id": c, "contract": k, **({"vip": i % 3 == 0} if i % 2 else {})}
+                for i, (c, k) in enumerate(data.customers["contract"].items())]
+        store.customers.upsert(tid, rows)
+        ev = data.events.rename(columns={"ts": "timestamp"})
+        store.events.add(tid, ev[["customer_id", "item_id", "type", "value",
+                                  "timestamp"]].to_dict("records"))
+        loaded = store.load_dataset(tid)
+        assert str(loaded.customers["vip"].dtype) == "boolean"
+        assert loaded.customers["vip"].isna().any()
+        from tailorcrm.needs.definitions import ChurnNeed, LabelNeed, save_need
+
+        save_need(store, tid, ChurnNeed(name="churn", horizon_days=60))
+        save_need(store, tid, LabelNeed(name="vip_label", field="vip"))
+        report = train_tenant(store, tid, tmp_path, TrainConfig(
+            recommend=False, precompute=False, segments=False, strategies=False))
+        assert report.needs["churn"]["source"] in ("model", "baseline")
+        assert report.needs["churn"]["customers_scored"] == 300
+        assert report.needs["vip_label"]["customers_scored"] == 300
