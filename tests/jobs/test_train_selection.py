@@ -75,9 +75,9 @@ def test_repeats_tenant_activates_buy_again_and_serves_repeats(sqlite_url: str,
     store.close()
 
 
-def test_noise_tenant_gets_popularity_labelled_not_personalized(sqlite_url: str,
+def test_noise_tenant_gets_popularity_labelled_not_personalized(database_url: str,
                                                                 tmp_path: Path) -> None:
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     tid = _load(store, "noisy", noise_rows())
     report = train_tenant(store, tid, tmp_path / "artifacts", ONLY_RECS)
     choice = report.recommender_choice

@@ -282,9 +282,8 @@ def _decide(board: _Scoreboard, cfg: SelectionConfig, params: dict[str, dict[str
         chosen=chosen, personalized=not is_pop[chosen], repeats=_repeats_of(chosen, "auto"),
         scores=scores, popularity=pop, popularity_ndcg=scores[pop],
         chosen_ndcg=scores[chosen], best_personalized=best,
-        margin_over_popularity=None if margin is None else round(margin, 4),
-        z=None if z is None else round(z, 3), params=params, skipped=skipped,
-        forced=forced, note=note)
+        margin_over_popularity=_finite(margin, 4), z=_finite(z, 3), params=params,
+        skipped=skipped, forced=forced, note=note)
 
 
 def _finish(result: Selection, hybrid_cfg: HybridConfig, started: float
@@ -294,6 +293,11 @@ def _finish(result: Selection, hybrid_cfg: HybridConfig, started: float
              result.chosen, result.chosen_ndcg, result.popularity_ndcg,
              result.margin_over_popularity, result.seconds)
     return result, build_choice(result, hybrid_cfg)
+
+
+def _finite(value: float | None, digits: int) -> float | None:
+    """A rounded value for the stats; None for none or infinity (JSON stores neither)."""
+    return None if value is None or not np.isfinite(value) else round(float(value), digits)
 
 
 def _simplicity(name: str) -> int:
