@@ -59,7 +59,8 @@ def show(
         return
     table = Table("#", "item", "score", "reasons")
     for rank, rec in enumerate(recs, 1):
-        reasons = "; ".join(f"{r.label} ({r.weight:.2f})" for r in rec.reasons)
+        reasons = "; ".join(f"{r.label} ({r.weight:.0%} of the reason)" if len(rec.reasons) > 1
+                            else r.label for r in rec.reasons)
         table.add_row(str(rank), rec.item_id, f"{rec.score:.3f}", reasons)
     console.print(table)
 

@@ -46,14 +46,18 @@ def multi_hot_block(values: Iterable[object], name: str) -> Block:
 
 
 def number_block(values: pd.Series, name: str) -> Block:
-    """A standardised number (missing values at the mean, i.e. 0)."""
+    """A standardised number (missing values at the mean, i.e. 0).
+
+    Its reason label says what it means ("weight_g close to your choices"), not the bare
+    column name.
+    """
     nums = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     ok = ~np.isnan(nums)
     if not ok.any():
         return sparse.csr_matrix((len(nums), 0)), []
     std = nums[ok].std()
     scaled = np.where(ok, (nums - nums[ok].mean()) / (std if std > 0 else 1.0), 0.0)
-    return sparse.csr_matrix(scaled[:, None]), [name]
+    return sparse.csr_matrix(scaled[:, None]), [f"{name} close to your choices"]
 
 
 def _date_numbers(values: pd.Series) -> pd.Series:
