@@ -110,10 +110,19 @@ def test_tenant_config_document_forces_the_model(sqlite_url: str, tmp_path: Path
 def test_cli_train_prints_the_choice_and_models_list_shows_it(sqlite_url: str,
                                                               tmp_path: Path) -> None:
     store = Store.open(sqlite_url)
-    _load(store, "default", staples_rows(n_customers=40))
-    store.close()
+    tid = _load(store, "default", staples_rows(n_customers=40))
     env = {"TAILORCRM_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
     runner = CliRunner()
+    stored = runner.invoke(app, ["models", "configure", "--db", sqlite_url, "--force",
+                                 "buy_again"], env=env)
+    assert stored.exit_code == 0, stored.output
+    assert store.configs.get(tid, SELECTION_KIND, SELECTION_NAME)["force"] == "buy_again"
+    bad = runner.invoke(app, ["models", "configure", "--db", sqlite_url, "--repeats", "never"])
+    assert bad.exit_code != 0
+    cleared = runner.invoke(app, ["models", "configure", "--db", sqlite_url, "--force", ""])
+    assert cleared.exit_code == 0, cleared.output
+    assert store.configs.get(tid, SELECTION_KIND, SELECTION_NAME)["force"] is None
+    store.close()
     result = runner.invoke(app, ["train", "--db", sqlite_url, "--no-needs", "--no-segments",
                                  "--repeats", "exclude"], env=env)
     assert result.exit_code == 0, result.output

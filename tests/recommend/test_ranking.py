@@ -129,3 +129,27 @@ def test_segment_popularity_reason(demo_data: Dataset) -> None:
     recs = Ranker(model, demo_data).recommend(customer)
     industry = demo_data.customers.loc[customer, "industry"]
     assert recs[0].reasons[0].label == f"popular in your segment (industry: {industry})"
+
+
+def test_customer_without_history_gets_popularity_with_reasons(demo_data: Dataset) -> None:
+    from tailorcrm.recommend import default_recommender
+
+    ranker = Ranker(default_recommender().fit(demo_data), demo_data, RankingConfig(n=5))
+    recs = ranker.recommend("nobody-we-know")
+    assert len(recs) == 5
+    for rec in recs:
+        assert [r.kind for r in rec.reasons] == ["popular"]
+        assert rec.reasons[0].label == "popular with all customers"
+
+
+def test_repeats_allowed_keep_bought_items_as_candidates(demo_data: Dataset) -> None:
+    customer = _active_customer(demo_data)
+    model = Popularity().fit(demo_data)
+    ev = demo_data.events
+    bought = set(ev[(ev["customer_id"] == customer) & (ev["type"] == "purchase")]["item_id"])
+    shown = {r.item_id for r in Ranker(model, demo_data, RankingConfig(
+        n=300, exclude_bought=False)).recommend(customer)}
+    assert bought & shown
+    idx = np.asarray([demo_data.customer_vocab.index_of(customer)])
+    kept = Ranker(model, demo_data, RankingConfig())
+    assert kept.excluded_many(idx)[0].sum() > kept.excluded_many(idx, exclude_bought=False)[0].sum()

@@ -56,3 +56,40 @@ def list_models(
                       choice_line(r.metrics.get("selection", {})) if r.name == "recommender"
                       else "", r.created_at.isoformat() if r.created_at else "")
     console.print(table)
+
+
+@app.command("configure")
+@handle_errors
+def configure(
+    force: Annotated[str | None, typer.Option(
+        "--force", help="Always activate this candidate (popularity, buy_again, default, "
+                        "ease, ...); '' clears it.")] = None,
+    repeats: Annotated[str | None, typer.Option(
+        "--repeats", help="Repeat purchases as candidates: auto (learned), allow, exclude.")]
+    = None,
+    enabled: Annotated[bool | None, typer.Option(
+        "--enabled/--disabled", help="Choose the model on validation (or keep the default "
+                                     "hybrid).", show_default=False)] = None,
+    db: DbOption = None,
+    tenant: TenantOption = None,
+) -> None:
+    """Store the tenant's model-choice override (config ``recommender``/``selection``), used
+    by every later training run; prints the stored document."""
+    from tailorcrm.recommend.selection import (
+        SELECTION_KIND,
+        SELECTION_NAME,
+        SelectionConfig,
+        load_selection_config,
+    )
+
+    with open_tenant(db, tenant) as (store, tid):
+        body = load_selection_config(store.configs, tid).model_dump(mode="json")
+        if force is not None:
+            body["force"] = force or None
+        if repeats is not None:
+            body["repeats"] = repeats
+        if enabled is not None:
+            body["enabled"] = enabled
+        config = SelectionConfig.model_validate(body)
+        store.configs.put(tid, SELECTION_KIND, SELECTION_NAME, config.model_dump(mode="json"))
+    console.print_json(config.model_dump_json())
