@@ -116,6 +116,8 @@ def test_report_command(sqlite_url: str, demo: DemoData, tmp_path: Path) -> None
     report = NeedsReport.model_validate(json.loads(js.read_text()))
     assert report.tenant == "demo" and report.needs[0].need == "churn_90d"
     assert "churn_90d" in out.read_text()
+    beside = tmp_path / "r-act-first.csv"  # written beside the report (no scores yet: header)
+    assert beside.read_text().startswith("need,rank,customer_id,score,value,priority")
     result = CliRunner().invoke(app, ["needs", "segment", "--db", sqlite_url, "--tenant", "demo",
                                       "--k-max", "4"])
     assert result.exit_code == 0, result.output

@@ -16,6 +16,9 @@ OutOption = Annotated[Path, typer.Option("--out", help="HTML report to write.", 
 JsonOption = Annotated[Path | None, typer.Option(
     "--json", help="Also write the report's figures as JSON.", dir_okay=False)]
 KMaxOption = Annotated[int, typer.Option("--k-max", min=2, help="Most segments to try.")]
+CsvOption = Annotated[Path | None, typer.Option(
+    "--csv", help="Customers to act on first, every need, as CSV (default: beside the "
+    "report, <out>-act-first.csv).", dir_okay=False)]
 SaveOption = Annotated[bool, typer.Option(
     "--save-segments/--no-save-segments",
     help="Store the RFM and behavioural segments it computes.")]
@@ -24,12 +27,14 @@ SaveOption = Annotated[bool, typer.Option(
 def report_command(
     out: OutOption = Path("needs-report.html"),
     json_path: JsonOption = None,
+    csv_path: CsvOption = None,
     k_max: KMaxOption = 8,
     save_segments: SaveOption = True,
     db: DbOption = None,
     tenant: TenantOption = None,
 ) -> None:
-    """Write the needs report: need rates, RFM grid, behavioural segments, model quality."""
+    """Write the needs report: need rates, RFM grid, behavioural segments, model quality,
+    and per need its top drivers and the customers to act on first (also as CSV)."""
     from tailorcrm.needs.analysis_store import tenant_report
     from tailorcrm.needs.report import write_report
 
@@ -37,8 +42,9 @@ def report_command(
     with open_tenant(db, tenant) as (store, tid):
         report = tenant_report(store, tid, store.tenants.slug_of(tid), config=cfg,
                                save_segments=save_segments)
-    write_report(report, str(out), str(json_path) if json_path else None)
-    console.print(f"wrote {out}" + (f" and {json_path}" if json_path else "")
+    csv_out = csv_path or out.with_name(f"{out.stem}-act-first.csv")
+    write_report(report, str(out), str(json_path) if json_path else None, str(csv_out))
+    console.print(f"wrote {out}, {csv_out}" + (f" and {json_path}" if json_path else "")
                   + f": {len(report.needs)} needs, "
                   + f"{len(report.segmentations)} behavioural segmentation(s)")
     for note in report.notes:

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from tailorcrm.errors import ConfigError, InsufficientDataError, NotFoundError
+from tailorcrm.needs import act_first
 from tailorcrm.needs import rfm as rfm_mod
+from tailorcrm.needs.act_first import NeedActions
 from tailorcrm.needs.definitions import CONFIG_KIND as NEED_KIND
 from tailorcrm.needs.definitions import AnyNeed, load_need
 from tailorcrm.needs.report import ModelQuality, NeedsReport, ReportConfig, build_report
 from tailorcrm.needs.segments import Segmentation, SegmentationProfile, behavioural_segments
 
 if TYPE_CHECKING:
+    from tailorcrm.data.dataset import Dataset
     from tailorcrm.store import Store
 
 logger = logging.getLogger(__name__)
@@ -105,9 +108,45 @@ def model_quality(store: Store, tid: int, need_names: set[str]) -> list[ModelQua
             continue
         if rec.name in chosen and (chosen[rec.name].active or not rec.active):
             continue
+        newest = chosen.get(rec.name)
         chosen[rec.name] = ModelQuality.from_record(rec.name, rec.version, rec.kind,
                                                     rec.active, rec.metrics)
+        if newest is not None and not newest.active and newest.gate and rec.active:
+            chosen[rec.name].rejected = (f"newer model {newest.version} not published: "
+                                         f"{newest.gate}")
     return [chosen[name] for name in sorted(chosen)]
+
+
+def need_actions(store: Store, tid: int, data: Dataset, needs: list[AnyNeed],
+                 values: pd.Series, *, rows: int = 20,
+                 ) -> tuple[list[NeedActions], list[pd.DataFrame]]:
+    """Per need with stored scores: drivers of the scorer in use and the customers to act
+    on first (score × value), with every need's whole ranking for the CSV."""
+    from tailorcrm.needs.scoring import BASELINE_KIND, load_model, model_name
+
+    actions, rankings = [], []
+    limit = len(data.customers) + 1
+    for need in needs:
+        scores = store.need_scores.top(tid, need.name, limit=limit)
+        if not scores:
+            continue
+        frame = act_first.ranking(scores, values, spend=need.task == "regression")
+        record = store.models.active(tid, model_name(need.name))
+        drivers: list[act_first.Driver] = []
+        if record is not None and record.kind.startswith(BASELINE_KIND):
+            drivers = [act_first.Driver(
+                field=record.kind.split(":", 1)[-1],
+                label=f"baseline: {record.metrics.get('baseline_kind', '')}".strip(),
+                share=1.0, direction="the model did not beat it")]
+        elif record is not None:
+            try:
+                model = load_model(record.path)
+                drivers = act_first.model_drivers(model, act_first.sample_frame(model, data))
+            except (NotFoundError, InsufficientDataError, OSError, ValueError) as exc:
+                logger.warning("need %s: no drivers (%s)", need.name, exc)
+        actions.append(act_first.need_actions(need.name, frame, drivers, rows=rows))
+        rankings.append(frame)
+    return actions, rankings
 
 
 def tenant_report(
@@ -142,7 +181,11 @@ def tenant_report(
     own = {rfm_mod.SEGMENTATION} | ({segmentation.profile.name} if segmentation else set())
     extra = {name: stored_segments(store, tid, name)
              for name in store.segments.list(tid) if name not in own}
-    return build_report(
+    report = build_report(
         data, needs, tenant=tenant, reference=reference, config=cfg, rfm=table,
         segmentation=segmentation, extra_segmentations=extra,
         models=model_quality(store, tid, {n.name for n in needs}))
+    report.actions, rankings = need_actions(store, tid, data, needs, table["monetary"],
+                                            rows=cfg.act_first_rows)
+    report.attach_rankings(rankings)
+    return report

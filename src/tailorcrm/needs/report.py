@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
+from tailorcrm.needs.act_first import NeedActions, write_csv
 from tailorcrm.needs.analysis import (
     AnalysisConfig,
     NeedAnalysis,
@@ -60,6 +61,12 @@ class ModelQuality(BaseModel):
     baseline_kind: str = ""
     model_metrics: dict[str, float | None] = Field(default_factory=dict)
     baseline_metrics: dict[str, float | None] = Field(default_factory=dict)
+    in_use: str = "model"
+    """Whose scores are published: ``model`` or ``baseline`` (the model did not beat it)."""
+    gate: str = ""
+    """The publication gate's sentence (why the model is or is not in use)."""
+    rejected: str = ""
+    """A newer model that did not pass the gate while this one stays in use."""
 
     @classmethod
     def from_record(cls, name: str, version: str, kind: str, active: bool,
@@ -79,7 +86,10 @@ class ModelQuality(BaseModel):
             if isinstance(grade, Mapping) else "",
             baseline_kind=str(metrics.get("baseline_kind", "")),
             model_metrics=_numbers(flat),
-            baseline_metrics=_numbers(baseline if isinstance(baseline, Mapping) else {}))
+            baseline_metrics=_numbers(baseline if isinstance(baseline, Mapping) else {}),
+            in_use="baseline" if kind.startswith("need-baseline") else "model",
+            gate=str(gate.get("reason", "")) if isinstance(gate := metrics.get("gate"),
+                                                           Mapping) else "")
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, float | None]:
@@ -105,7 +115,14 @@ class NeedsReport(BaseModel):
     rfm: RFMSummary | None = None
     segmentations: list[SegmentationProfile] = Field(default_factory=list)
     models: list[ModelQuality] = Field(default_factory=list)
+    actions: list[NeedActions] = Field(default_factory=list)
+    """Per need: top drivers and the customers to act on first (score × value)."""
     notes: list[str] = Field(default_factory=list)
+    _rankings: list[pd.DataFrame] = PrivateAttr(default_factory=list)
+
+    def attach_rankings(self, rankings: list[pd.DataFrame]) -> None:
+        """Keep every need's whole ranking for :func:`write_report`'s CSV (not in the JSON)."""
+        self._rankings = list(rankings)
 
 
 class ReportConfig(BaseModel):
@@ -117,6 +134,8 @@ class ReportConfig(BaseModel):
     rfm: RFMConfig = Field(default_factory=RFMConfig)
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
     behaviour_segments: bool = True
+    act_first_rows: int = Field(default=20, ge=0)
+    """Customers to act on first shown per need (the CSV holds them all)."""
 
 
 def build_report(
@@ -270,9 +289,14 @@ def render_html(report: NeedsReport) -> str:
 
 
 def write_report(report: NeedsReport, html_path: str | None = None,
-                 json_path: str | None = None) -> None:
-    """Write the HTML and/or the JSON of a report."""
+                 json_path: str | None = None, csv_path: str | None = None) -> None:
+    """Write the HTML and/or the JSON of a report, and with ``csv_path`` every need's
+    customers to act on first, ranked by score × value (see ``needs/act_first.py``)."""
     from pathlib import Path
+
+    if csv_path:
+        rows = write_csv(report._rankings, csv_path)
+        logger.info("wrote %s (%d rows)", csv_path, rows)
 
     if html_path:
         Path(html_path).write_text(render_html(report), encoding="utf-8")
