@@ -16,8 +16,8 @@ HEAVY = ("pandas", "sklearn", "scipy", "lightgbm", "implicit", "tailorcrm.store"
 
 def _imported_after(args: list[str]) -> set[str]:
     code = ("import sys\nfrom tailorcrm.cli.main import app\n"
-            "try:\n    app(%r)\nexcept SystemExit:\n    pass\n"
-            "print(' '.join(sorted(m for m in sys.modules)))" % (args,))
+            f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+            "print(' '.join(sorted(m for m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split("\n")[-2]
     return set(out.split())
