@@ -188,7 +188,9 @@ def _baseline_subjects(model: NeedModel, base: Baseline, frame: pd.DataFrame,
     kinds = field_kinds(model)
     out = []
     for value in frame[col].tolist():
-        shown = None if isinstance(value, float) and np.isnan(value) else value
+        shown = value
+        if isinstance(value, float | np.floating):
+            shown = None if np.isnan(value) else round(float(value), 2)
         out.append((col, shown, describe(col, shown, kinds.get(col),
                                          model.categories_)[1]))
     return out

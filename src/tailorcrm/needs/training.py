@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
+from tailorcrm.errors import InsufficientDataError
 from tailorcrm.needs.baseline import Baseline
 from tailorcrm.needs.definitions import AnyNeed, LabelNeed
 from tailorcrm.needs.grading import Grade, binary_metrics, grade, regression_metrics
@@ -83,15 +84,22 @@ def evaluate_need(data: Dataset, need: AnyNeed, config: ModelConfig | None = Non
     Label needs: stratified ``folds``-fold cross-validation over customers (shuffled, seed
     ``config.random_state``). Derived needs: a time-aware split; the test cut-off is the
     latest with a whole horizon of future, the training cut-off one horizon earlier, so
-    training labels end where test features end.
+    training labels end where test features end. When the training cut-off has too few
+    positives or negatives (too little history), ``folds``-fold CV over the customers at
+    the test cut-off instead: still held out, not across time.
     """
     cfg = config or ModelConfig()
     if isinstance(need, LabelNeed):
         return _evaluate_kfold(data, need, cfg, folds)
     test_cut = need.default_cutoff(data)
     train_cut = test_cut - pd.Timedelta(days=need.horizon_days)
-    y_train = need.labels(data, train_cut)
     y_test = need.labels(data, test_cut)
+    try:
+        y_train = need.labels(data, train_cut)
+    except InsufficientDataError as exc:  # one horizon of history short: customers held out
+        log.info("need %s: no time-aware split (%s); k-fold over customers at %s",
+                 need.name, exc.message, test_cut.date())
+        return _evaluate_kfold(data, need, cfg, folds, cutoff=test_cut)
     probe = NeedModel(need, cfg)
     f_train = probe.frame(data, y_train.index, train_cut)
     f_test = probe.frame(data, y_test.index, test_cut)
@@ -107,15 +115,17 @@ def evaluate_need(data: Dataset, need: AnyNeed, config: ModelConfig | None = Non
                       fit_seconds=seconds, held_out=(yt, p, pb))
 
 
-def _evaluate_kfold(data: Dataset, need: LabelNeed, cfg: ModelConfig,
-                    folds: int) -> Evaluation:
-    y = need.labels(data)
+def _evaluate_kfold(data: Dataset, need: AnyNeed, cfg: ModelConfig, folds: int, *,
+                    cutoff: pd.Timestamp | None = None) -> Evaluation:
+    y = need.labels(data, cutoff)
     probe = NeedModel(need, cfg)
-    frame = probe.frame(data, y.index, None)
+    frame = probe.frame(data, y.index, cutoff)
     yv = y.to_numpy(dtype=np.float64)
     p, pb = np.zeros(len(y)), np.zeros(len(y))
     algos, seconds, kind = [], 0.0, ""
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=cfg.random_state)
+    splitter: StratifiedKFold | KFold = (
+        StratifiedKFold(folds, shuffle=True, random_state=cfg.random_state)
+        if need.task == "binary" else KFold(folds, shuffle=True, random_state=cfg.random_state))
     for tr, te in splitter.split(frame, yv):
         model = _twin(probe)
         p[te], base, pb[te], s = fit_and_predict(
@@ -124,7 +134,10 @@ def _evaluate_kfold(data: Dataset, need: LabelNeed, cfg: ModelConfig,
         seconds += s
         kind = base.describe()
     m, b = _metrics(need, yv, p), _metrics(need, yv, pb)
-    return Evaluation(protocol=f"stratified {folds}-fold CV (shuffle, seed {cfg.random_state})",
+    at = "" if cutoff is None else (f" at the cut-off {cutoff.date()} (too little history "
+                                    "for a time-aware split)")
+    return Evaluation(protocol=f"{'stratified ' if need.task == 'binary' else ''}{folds}-fold "
+                      f"CV (shuffle, seed {cfg.random_state}){at}",
                       model=m, baseline=b, baseline_kind=kind, grade=grade(m, b),
                       algorithms=algos, fit_seconds=seconds, held_out=(yv, p, pb))
 
