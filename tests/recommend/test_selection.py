@@ -123,9 +123,11 @@ def test_tenant_overrides_force_a_model_and_the_repeat_policy() -> None:
     assert off.chosen == "default" and not off.scores
 
 
-def test_too_few_validation_customers_keep_the_default() -> None:
+def test_too_few_validation_customers_get_popularity_said_so() -> None:
+    # no evidence that personalizing helps: popularity, not a hybrid called personalized
     choice, _ = select(taste_tenant(n_customers=8))
-    assert choice.chosen == "default" and "validation customers" in choice.note
+    assert choice.chosen == "popularity" and not choice.personalized
+    assert "validation customers" in choice.note and "popularity is served" in choice.note
 
 
 def test_carve_is_temporal_per_customer_and_keeps_baskets_whole() -> None:

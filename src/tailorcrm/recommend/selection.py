@@ -178,10 +178,14 @@ def select(data: Dataset, cfg: SelectionConfig | None = None,
                 max_customers=cfg.max_validation_customers, random_state=cfg.random_state)
     if not len(cut.customers) or (len(cut.customers) < cfg.min_validation_customers
                                   and cfg.force is None):
-        chosen = cfg.force or "default"
+        # No evidence that a personalized model beats popularity: serve popularity, and say
+        # why (a small CRM with a handful of events must not be told it is personalized).
+        chosen = cfg.force or "popularity"
         note = (f"only {len(cut.customers)} validation customers (< "
-                f"{cfg.min_validation_customers}): kept the "
-                + ("forced model" if cfg.force else "default hybrid"))
+                f"{cfg.min_validation_customers}): "
+                + ("kept the forced model" if cfg.force else
+                   "too little data to show that a personalized model beats popularity, "
+                   "so popularity is served"))
         return _finish(Selection(chosen=chosen, personalized=not _is_popularity(chosen),
                                  repeats=_repeats_of(chosen, cfg.repeats),
                                  carve=cut.description, forced=cfg.force is not None,
