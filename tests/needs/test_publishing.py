@@ -31,6 +31,14 @@ def store(sqlite_url: str) -> Store:
     s.close()
 
 
+@pytest.fixture()
+def any_store(database_url: str) -> Store:
+    """A store of each backend (SQLite, PostgreSQL) in turn."""
+    s = Store.open(database_url)
+    yield s
+    s.close()
+
+
 def _customers(store: Store, tid: int, data) -> None:  # type: ignore[no-untyped-def]
     store.customers.upsert(tid, [{"customer_id": c} for c in data.customers.index])
 
@@ -90,23 +98,23 @@ def test_last_good_scores_stay_until_a_better_model(store: Store, tmp_path: Path
     assert store.models.active(tid, "need:churn").version == good.model_version  # type: ignore[union-attr]
 
 
-def test_next_best_actions_and_the_api_see_a_baseline_score(store: Store,
+def test_next_best_actions_and_the_api_see_a_baseline_score(any_store: Store,
                                                             tmp_path: Path) -> None:
     from tailorcrm.api.routes.insights import NeedPublic
 
-    tid = store.tenants.ensure("t")
+    tid = any_store.tenants.ensure("t")
     data = planted(400)
     rng = np.random.default_rng(2)
     data.customers["coin"] = np.where(rng.random(len(data.customers)) < 0.3, "Yes", "No")
-    _customers(store, tid, data)
-    train_and_publish(store, tid, NO_SIGNAL, data, tmp_path, config=FAST)
+    _customers(any_store, tid, data)
+    train_and_publish(any_store, tid, NO_SIGNAL, data, tmp_path, config=FAST)
     customer = str(data.customers.index[0])
-    ctx = stored_context(store, tid, customer)
+    ctx = stored_context(any_store, tid, customer)
     assert ctx.need_sources == {"coin": "baseline"} and "coin" in ctx.needs
     catalog = ActionCatalog(actions=[Action(name="save", eligibility="needs.coin >= 0.0")])
     (action,) = rank_actions(catalog, ctx)
     assert any(r.label.endswith("(baseline)") for r in action.reasons)
-    stored = store.need_scores.for_customer(tid, customer)["coin"]
+    stored = any_store.need_scores.for_customer(tid, customer)["coin"]
     public = NeedPublic(need="coin", score=stored.score, model_version=stored.model_version,
                         reasons=stored.reasons, scored_at=stored.scored_at,
                         source=stored.source)
