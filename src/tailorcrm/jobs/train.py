@@ -34,6 +34,8 @@ from tailorcrm.store import Store
 log = logging.getLogger(__name__)
 
 RECOMMENDER_NAME = "recommender"
+#: Scores one precompute batch may hold (customers × items), which bounds its memory.
+PRECOMPUTE_BATCH_SCORES = 4_000_000
 
 
 class TrainConfig(BaseModel):
@@ -134,7 +136,8 @@ def fit_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
         started = time.perf_counter()
         ids = [str(c) for c in data.customer_vocab.ids]
         rows = []
-        step = max(1, len(ids) // 50)
+        # one score matrix per batch, bounded in memory; ten progress steps at least
+        step = max(1, min(PRECOMPUTE_BATCH_SCORES // max(data.n_items, 1), len(ids) // 10 or 1))
         for start in range(0, len(ids), step):
             batch = ids[start:start + step]
             for cid, recs in ranker.recommend_for(batch).items():

@@ -77,7 +77,10 @@ class ALS(Recommender):
         out = np.full((len(customer_idx), self.n_items_), np.nan)
         if known.any():
             rows = customer_idx[known]
-            scores = self.user_factors_[rows] @ self.item_factors_.T
+            # float64 products: a customer's scores then equal their row of a batch's to
+            # rounding (float32 matrix-vector and matrix-matrix products differ by ~1e-7)
+            scores = self.user_factors_[rows].astype(np.float64) \
+                @ self.item_factors_.T.astype(np.float64)
             has_history = np.diff(self.history_.indptr)[rows] > 0
             scores[~has_history] = np.nan
             out[known] = scores

@@ -107,6 +107,28 @@ class Recommender(ABC):
         """Why ``item_idx`` scores for a customer with this history row (live feedback)."""
         return []
 
+    def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        """:meth:`explain` for many ``(customer, item)`` pairs at once (the batch path).
+
+        ``customer_idx`` and ``item_idx`` are parallel 1-D arrays; the answer holds one
+        reason list per pair, equal to ``explain(customer_idx[j], item_idx[j])``. Models
+        override it to build reasons from arrays; this default asks pair by pair.
+        """
+        self._check_fitted()
+        cs = np.asarray(customer_idx, dtype=np.int64).ravel()
+        its = np.asarray(item_idx, dtype=np.int64).ravel()
+        if not self.explains:
+            return [[] for _ in range(len(cs))]
+        return [self.explain(int(c), int(i)) for c, i in zip(cs, its, strict=True)]
+
+    @property
+    def explains(self) -> bool:
+        """False for a model that never gives reasons (neither explain method overridden)."""
+        cls = type(self)
+        return cls.explain is not Recommender.explain \
+            or cls.explain_history is not Recommender.explain_history
+
     def _score_rows(self, customer_idx: np.ndarray) -> np.ndarray:
         """All-item scores of customers from their training history (override to cache)."""
         known = (customer_idx >= 0) & (customer_idx < self.n_customers_)

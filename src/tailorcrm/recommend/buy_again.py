@@ -185,6 +185,24 @@ class RepeatBlend(Recommender):
             return repeat.explain(customer_idx, item_idx)
         return fill.explain(customer_idx, item_idx)
 
+    def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        self._check_fitted()
+        repeat, fill = self.models
+        cs = np.asarray(customer_idx, dtype=np.int64).ravel()
+        its = np.asarray(item_idx, dtype=np.int64).ravel()
+        unique, row = np.unique(cs, return_inverse=True)
+        scores = repeat.score_many(unique)
+        by_repeat = np.isfinite(scores[row.ravel(), its]) if len(cs) else np.zeros(0, bool)
+        out: list[list[Reason]] = [[] for _ in range(len(cs))]
+        for model, pairs in ((repeat, np.flatnonzero(by_repeat)),
+                             (fill, np.flatnonzero(~by_repeat))):
+            if len(pairs):
+                for pos, reasons in zip(pairs, model.explain_many(cs[pairs], its[pairs]),
+                                        strict=True):
+                    out[pos] = reasons
+        return out
+
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
         repeat, fill = self.models
         return repeat.explain_history(history, item_idx) or fill.explain_history(history,

@@ -122,6 +122,15 @@ class ContentBased(Recommender):
         self._check_fitted()
         return self._explain_profile(self.profiles(np.asarray([customer_idx]))[0], item_idx)
 
+    def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        self._check_fitted()
+        cs = np.asarray(customer_idx, dtype=np.int64).ravel()
+        unique, row = np.unique(cs, return_inverse=True)
+        profiles = self.profiles(unique)
+        return [self._explain_profile(profiles[r], int(i))
+                for r, i in zip(row.ravel(), np.asarray(item_idx).ravel(), strict=True)]
+
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
         return self._explain_profile(np.asarray(history @ self.item_vectors_).ravel(), item_idx)
 

@@ -12,9 +12,12 @@ from scipy import sparse
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
 from tailorcrm.recommend.base import ModelConfig, Recommender, Weighting, training_matrix
-from tailorcrm.recommend.reasons import Reason, history_reasons
+from tailorcrm.recommend.reasons import Reason, explain_from_history, history_reasons
 
 log = logging.getLogger(__name__)
+
+#: Largest float64 copy of the weights kept for scoring (bytes): 5,000 items' worth.
+FLOAT64_BYTES = 200_000_000
 
 
 class EASEConfig(ModelConfig):
@@ -70,6 +73,7 @@ class EASE(Recommender):
             B = -P * penalty[None, :]
             B[np.diag_indices_from(B)] += 1.0
         self.weights_ = B.astype(np.float32)
+        self._weights64: np.ndarray | None = None
         self.history_ = X
         self.n_customers_, self.n_items_ = X.shape
         log.debug("EASE fitted on %d × %d (nnz=%d)", *X.shape, X.nnz)
@@ -89,7 +93,19 @@ class EASE(Recommender):
     def _scores_from_history(self, histories: np.ndarray) -> np.ndarray:
         if self.config.side == "customer":  # a new history has no weights without a refit
             return np.full(histories.shape, np.nan)
-        return np.asarray(histories.astype(np.float32) @ self.weights_, dtype=np.float64)
+        return np.asarray(histories @ self._scoring_weights(), dtype=np.float64)
+
+    def _scoring_weights(self) -> np.ndarray:
+        """The weights scores multiply by: a float64 copy (kept) while it fits
+        :data:`FLOAT64_BYTES`, so one customer's scores equal their row of a batch's to
+        rounding (float32 products differ between a matrix-vector and a matrix-matrix
+        product by about 1e-7); the stored float32 weights beyond that."""
+        cached: np.ndarray | None = getattr(self, "_weights64", None)
+        if cached is None:
+            if self.weights_.size * 8 > FLOAT64_BYTES:
+                return self.weights_
+            cached = self._weights64 = self.weights_.astype(np.float64)
+        return cached
 
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
         if self.config.side == "customer":
@@ -97,9 +113,19 @@ class EASE(Recommender):
         items = np.flatnonzero(history > 0)
         return history_reasons(history[items] * self.weights_[items, item_idx], items)
 
+    def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        self._check_fitted()
+        if self.config.side == "customer":
+            return [[] for _ in range(np.asarray(customer_idx).size)]
+        weights = self.weights_
+        return explain_from_history(self.history_, customer_idx, item_idx,
+                                    lambda hist, targets: weights[np.ix_(hist, targets)])
+
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), "weights_": self.weights_}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(arrays)
         self.weights_ = arrays["weights_"]
+        self._weights64 = None

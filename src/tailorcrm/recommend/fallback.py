@@ -112,6 +112,35 @@ class FallbackChain(Recommender):
         model = self._answering(customer_idx)
         return [] if model is None else model.explain(customer_idx, item_idx)
 
+    def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        self._check_fitted()
+        cs = np.asarray(customer_idx, dtype=np.int64).ravel()
+        its = np.asarray(item_idx, dtype=np.int64).ravel()
+        unique, row = np.unique(cs, return_inverse=True)
+        answering = self.answering_index(unique)[row.ravel()]
+        out: list[list[Reason]] = [[] for _ in range(len(cs))]
+        for m, model in enumerate(self.models):
+            pairs = np.flatnonzero(answering == m)
+            if len(pairs):
+                for pos, reasons in zip(pairs, model.explain_many(cs[pairs], its[pairs]),
+                                        strict=True):
+                    out[pos] = reasons
+        return out
+
+    def answering_index(self, customer_idx: np.ndarray) -> np.ndarray:
+        """Per customer, the position of the first model that scores them (-1: none)."""
+        idx = np.asarray(customer_idx, dtype=np.int64).ravel()
+        out = np.full(len(idx), -1, dtype=np.int64)
+        pending = np.arange(len(idx))
+        for m, model in enumerate(self.models):
+            if not len(pending):
+                break
+            answered = ~np.all(np.isnan(model.score_many(idx[pending])), axis=1)
+            out[pending[answered]] = m
+            pending = pending[~answered]
+        return out
+
     def _answering(self, customer_idx: int) -> Recommender | None:
         """The first model that scores this customer; remembered for the last customer,
         since explaining a list asks about one customer once per item."""

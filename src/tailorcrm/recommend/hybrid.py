@@ -205,6 +205,44 @@ class Hybrid(Recommender):
                 return reasons + detail
         return reasons
 
+    def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        """:meth:`explain` for many pairs: shares from the batch's normalized score rows;
+        each component is asked only about the pairs its turn in the order comes to."""
+        self._check_fitted()
+        cs = np.asarray(customer_idx, dtype=np.int64).ravel()
+        its = np.asarray(item_idx, dtype=np.int64).ravel()
+        if not len(cs):
+            return []
+        unique, row = np.unique(cs, return_inverse=True)
+        seen = self._seen(unique)
+        shares = np.column_stack([
+            np.nan_to_num(w * normalize_rows(m.score_many(unique), seen,
+                                             self.config.normalize)[row.ravel(), its], nan=0.0)
+            for w, m in zip(self.weights, self.models, strict=True)])
+        order = np.argsort(-shares, axis=1, kind="stable")
+        out = [[Reason("model", f"top model: {self.models[o].name}", 1.0,
+                       self.models[o].name)] for o in order[:, 0]]
+        pending = np.arange(len(cs))
+        for turn in range(len(self.models)):
+            comp = order[pending, turn]
+            pending = pending[shares[pending, comp] > 0]
+            comp = order[pending, turn]
+            still = np.ones(len(pending), dtype=bool)
+            for m in np.unique(comp):
+                at = np.flatnonzero(comp == m)
+                pairs = pending[at]
+                for k, pos, detail in zip(at, pairs,
+                                          self.models[m].explain_many(cs[pairs], its[pairs]),
+                                          strict=True):
+                    if detail:
+                        out[pos] = out[pos] + detail
+                        still[k] = False
+            pending = pending[still]
+            if not len(pending):
+                break
+        return out
+
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
         """As :meth:`explain`, for a history row (a customer's live, folded-in history)."""
         key = history.tobytes()

@@ -21,7 +21,7 @@ from tailorcrm.recommend.base import (
     training_matrix,
     unpack_sparse,
 )
-from tailorcrm.recommend.reasons import Reason, history_reasons
+from tailorcrm.recommend.reasons import Reason, explain_from_history, history_reasons
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,13 @@ class ItemKNN(Recommender):
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
         items = np.flatnonzero(history > 0)
         return history_reasons(history[items] * self._similarity_to(item_idx)[items], items)
+
+    def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        self._check_fitted()
+        sim = self.similarity_
+        return explain_from_history(self.history_, customer_idx, item_idx,
+                                    lambda hist, targets: sim[hist][:, targets].toarray())
 
     def _similarity_to(self, item_idx: int) -> np.ndarray:
         """Column ``item_idx`` of the similarities, dense. A CSR column slice scans every

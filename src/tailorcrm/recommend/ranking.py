@@ -27,6 +27,8 @@ NOT_PERSONALIZED = ("not personalized: personalized models did not beat populari
                     "your data")
 VERBS = {"purchase": "bought", "view": "viewed", "click": "clicked",
          "add_to_cart": "added to cart", "rating": "rated", "feedback": "liked"}
+#: Event types that name how a customer met an item, strongest first.
+VERB_ORDER = ("purchase", "add_to_cart", "rating", "click", "view")
 
 
 class RankingConfig(ModelConfig):
@@ -134,6 +136,8 @@ class Ranker:
         # rather than a scan of every event (reasons read it once per recommended item)
         self._rows_of = self.data.events.groupby("customer_id", sort=False).indices
         self._types_cache: dict[str, dict[str, frozenset[str]]] = {}
+        self._verbs: sparse.csr_matrix | None = None
+        self._item_ids = np.asarray([str(i) for i in self.data.item_vocab.ids], dtype=object)
 
     # -- exclusions ----------------------------------------------------------------------
     def _typed(self, events: pd.DataFrame, types: tuple[str, ...]) -> sparse.csr_matrix:
@@ -231,24 +235,74 @@ class Ranker:
         scores, source = self.scores(str(customer_id))
         return self._rank(str(customer_id), scores, source, n)
 
-    def recommend_for(self, customer_ids: list[str], n: int | None = None
-                      ) -> dict[str, list[Recommendation]]:
-        """Lists for several customers, scored in one batch where the model allows."""
+    def recommend_for(self, customer_ids: list[str], n: int | None = None, *,
+                      batch: bool = True) -> dict[str, list[Recommendation]]:
+        """Lists for several customers, the same as :meth:`recommend` gives one by one.
+
+        Known, consenting customers without live events are scored as one matrix, ranked
+        with one top-k and explained pair by pair from arrays (the model's
+        :meth:`~tailorcrm.recommend.base.Recommender.explain_many`); everyone else takes
+        the single-customer path. ``batch=False`` ranks and explains every list one
+        customer at a time (the previous path, kept as the benchmark's anchor).
+        """
         ids = [str(c) for c in customer_ids]
         idx = self.data.customer_vocab.index(ids) if ids else np.zeros(0, dtype=np.int64)
-        batch = [i for i, c in enumerate(ids)
-                 if idx[i] >= 0 and c not in self._live and self._allowed[idx[i]]]
+        rows_of = [i for i, c in enumerate(ids)
+                   if idx[i] >= 0 and c not in self._live and self._allowed[idx[i]]]
         out: dict[str, list[Recommendation]] = {}
-        if batch:
-            rows = self.model.score_many(idx[batch])
-            for row, i in zip(rows, batch, strict=True):
-                if np.all(np.isnan(row)):
-                    continue
-                out[ids[i]] = self._rank(ids[i], row, self.model, n)
+        if rows_of:
+            scores = self.model.score_many(idx[rows_of])
+            answered = ~np.all(np.isnan(scores), axis=1)
+            kept = [i for i, ok in zip(rows_of, answered, strict=True) if ok]
+            if not batch:
+                for row, i in zip(scores[answered], kept, strict=True):
+                    out[ids[i]] = self._rank(ids[i], row, self.model, n)
+            elif kept:
+                lists = self._rank_many(idx[kept], scores[answered], n)
+                out.update({ids[i]: recs for i, recs in zip(kept, lists, strict=True)})
         for c in ids:
             if c not in out:
                 out[c] = self.recommend(c, n)
         return {c: out[c] for c in ids}
+
+    def _rank_many(self, customer_idx: np.ndarray, scores: np.ndarray, n: int | None
+                   ) -> list[list[Recommendation]]:
+        """Lists of training customers the model answers, from their score rows at once."""
+        scores = np.where(self.excluded_many(customer_idx), np.nan, scores)
+        best = top_k(scores, n or self.config.n)
+        rows, cols = np.nonzero(best >= 0)
+        items = best[rows, cols]
+        raw = self._raw_reasons_many(customer_idx[rows], items) if self.config.max_reasons \
+            else [[] for _ in range(len(items))]
+        item_ids = self._item_ids
+        values = scores[rows, items]
+        verbs = self._verb_codes()[customer_idx].toarray()
+        out: list[list[Recommendation]] = [[] for _ in range(len(customer_idx))]
+        limit = self.config.max_reasons + 1
+        for r, item, value, reasons in zip(rows.tolist(), items.tolist(), values.tolist(), raw,
+                                           strict=True):
+            labelled = [self._label(x, "", -1, verbs[r]) for x in reasons][:limit]
+            out[r].append(Recommendation(item_ids[item], value, tuple(labelled)))
+        return out
+
+    def _raw_reasons_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                          ) -> list[list[Reason]]:
+        """Unlabelled reasons of ``(customer, item)`` pairs the model answered (batch path)."""
+        raw = self.model.explain_many(customer_idx, item_idx)
+        names: dict[int, str] = {}
+        for j, reasons in enumerate(raw):
+            if reasons:
+                continue
+            if self.model is self.fallback:
+                raw[j] = [Reason("popular", "popular with all customers", 1.0, "global")]
+                continue
+            c = int(customer_idx[j])
+            if c not in names:
+                names[c] = str(self.model.answering_model(c)
+                               if isinstance(self.model, FallbackChain) else self.model.name)
+            raw[j] = [Reason("model", f"top model: {names[c]}", 1.0, names[c])]
+        return raw
+
 
     def _rank(self, customer_id: str, scores: np.ndarray, source: Recommender,
               n: int | None) -> list[Recommendation]:
@@ -260,7 +314,8 @@ class Ranker:
                 for item in best[best >= 0]]
 
     def item_id(self, item_idx: int) -> str:
-        return self.data.item_vocab.id(item_idx)
+        """The external id of an item index."""
+        return str(self._item_ids[item_idx])
 
     # -- reasons -------------------------------------------------------------------------
     def _reasons(self, source: Recommender, customer_idx: int, item_idx: int,
@@ -281,9 +336,56 @@ class Ranker:
             name = source.answering_model(customer_idx) if isinstance(source, FallbackChain) \
                 else source.name
             raw = [Reason("model", f"top model: {name}", 1.0, str(name))]
-        return [self._label(r, customer_id) for r in raw][: self.config.max_reasons + 1]
+        known = -1 if customer_id in self._live else customer_idx
+        return [self._label(r, customer_id, known) for r in raw][: self.config.max_reasons + 1]
 
-    def _label(self, reason: Reason, customer_id: str) -> Reason:
+    def _verb_codes(self) -> sparse.csr_matrix:
+        """Customer × item: 1 + the position in :data:`VERB_ORDER` of the strongest event
+        type between them (the last code: another type), built once from the events."""
+        if self._verbs is None:
+            ev = self.data.events
+            rows = self.data.customer_vocab.index(ev["customer_id"])
+            has_item = ev["item_id"].notna().to_numpy()
+            cols = np.full(len(ev), -1, dtype=np.int64)
+            if has_item.any():
+                cols[has_item] = self.data.item_vocab.index(ev["item_id"][has_item])
+            codes = pd.Series(ev["type"].astype(str).to_numpy()).map(
+                {t: i for i, t in enumerate(VERB_ORDER)}).fillna(len(VERB_ORDER)).to_numpy()
+            ok = (rows >= 0) & (cols >= 0)
+            frame = pd.DataFrame({"r": rows[ok], "c": cols[ok], "v": codes[ok] + 1})
+            best = frame.groupby(["r", "c"], sort=False)["v"].min()
+            verbs = sparse.csr_matrix(
+                (best.to_numpy(dtype=np.float64), (best.index.get_level_values(0),
+                                                   best.index.get_level_values(1))),
+                shape=(self.data.n_customers, self.data.n_items))
+            verbs.sort_indices()
+            self._verbs = verbs
+        return self._verbs
+
+    def _verb(self, customer_id: str, customer_idx: int, item: int,
+              verbs: np.ndarray | None = None) -> str:
+        """How the customer met this item (``bought``, ``viewed``...); ``liked`` otherwise.
+
+        ``verbs``: the customer's dense row of :meth:`_verb_codes` (the batch path).
+        """
+        if verbs is not None:
+            code = int(verbs[item]) - 1 if verbs[item] > 0 else len(VERB_ORDER)
+        elif customer_idx >= 0:
+            verbs = self._verb_codes()
+            start, end = verbs.indptr[customer_idx], verbs.indptr[customer_idx + 1]
+            at = start + int(np.searchsorted(verbs.indices[start:end], item))
+            found = at < end and verbs.indices[at] == item
+            code = int(verbs.data[at]) - 1 if found else len(VERB_ORDER)
+        else:
+            types = self._history_types(customer_id).get(self.item_id(item), frozenset())
+            code = next((i for i, t in enumerate(VERB_ORDER) if t in types), len(VERB_ORDER))
+        return VERBS[VERB_ORDER[code]] if 0 <= code < len(VERB_ORDER) else "liked"
+
+    def _label(self, reason: Reason, customer_id: str, customer_idx: int = -1,
+               verbs: np.ndarray | None = None) -> Reason:
+        """Reason text for people; ``customer_idx`` ≥ 0 (or their ``verbs`` row) reads a
+        training customer's event types from arrays (no live events), else their events
+        are looked up by id."""
         if reason.kind == "popular" and not self.config.personalized \
                 and NOT_PERSONALIZED not in reason.label:
             return Reason("popular", f"{reason.label} — {NOT_PERSONALIZED}", reason.weight,
@@ -293,9 +395,7 @@ class Ranker:
         item = int(reason.ref)
         item_id = self.item_id(item)
         title = self._titles[item] or item_id
-        types = self._history_types(customer_id).get(item_id, frozenset())
-        verb = next((VERBS[t] for t in ("purchase", "add_to_cart", "rating", "click", "view")
-                     if t in types), "liked")
+        verb = self._verb(customer_id, customer_idx, item, verbs)
         return Reason("history_item", f"{verb} {title}", reason.weight, item_id)
 
 
