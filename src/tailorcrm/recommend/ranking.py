@@ -371,11 +371,11 @@ class Ranker:
         if verbs is not None:
             code = int(verbs[item]) - 1 if verbs[item] > 0 else len(VERB_ORDER)
         elif customer_idx >= 0:
-            verbs = self._verb_codes()
-            start, end = verbs.indptr[customer_idx], verbs.indptr[customer_idx + 1]
-            at = start + int(np.searchsorted(verbs.indices[start:end], item))
-            found = at < end and verbs.indices[at] == item
-            code = int(verbs.data[at]) - 1 if found else len(VERB_ORDER)
+            table = self._verb_codes()
+            start, end = table.indptr[customer_idx], table.indptr[customer_idx + 1]
+            at = start + int(np.searchsorted(table.indices[start:end], item))
+            found = at < end and table.indices[at] == item
+            code = int(table.data[at]) - 1 if found else len(VERB_ORDER)
         else:
             types = self._history_types(customer_id).get(self.item_id(item), frozenset())
             code = next((i for i, t in enumerate(VERB_ORDER) if t in types), len(VERB_ORDER))
