@@ -119,3 +119,53 @@ def test_next_best_actions_and_the_api_see_a_baseline_score(any_store: Store,
                         reasons=stored.reasons, scored_at=stored.scored_at,
                         source=stored.source)
     assert public.source == "baseline"
+
+
+def test_api_train_job_with_unset_optional_boolean_and_needs_source(sqlite_url: str,
+                                                                     tmp_path: Path) -> None:
+    """The issue's path: customers created through the API with an optional boolean left
+    unset, then ``POST /v1/jobs/train``; ``GET /v1/customers/{id}/needs`` says the source."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from tailorcrm.api.app import create_app
+    from tailorcrm.schema.fields import FieldSpec, FieldType
+    from tailorcrm.settings import Settings
+
+    data = planted_churn(200)
+    with Store.open(sqlite_url) as store:
+        tid = store.tenants.ensure("acme")
+        key = store.keys.create(tid, ["admin"])[1]
+        store.fields.add(tid, FieldSpec(entity="customer", name="vip", type=FieldType.BOOLEAN,
+                                        feature=True))
+        client = TestClient(create_app(Settings(database_url=sqlite_url,
+                                                artifacts_dir=tmp_path), store))
+        auth = {"Authorization": f"Bearer {key}"}
+        for i, cid in enumerate(data.customers.index):
+            body = {"attributes": {"vip": True}} if i % 4 == 0 else {}  # most leave it unset
+            assert client.put(f"/v1/customers/{cid}", json=body, headers=auth).status_code in (
+                200, 201)
+        ev = data.events.rename(columns={"ts": "timestamp"})
+        store.events.add(tid, ev[["customer_id", "item_id", "type", "value",
+                                  "timestamp"]].to_dict("records"))
+        from tailorcrm.needs.definitions import ChurnNeed, save_need
+
+        save_need(store, tid, ChurnNeed(name="churn", horizon_days=60))
+        r = client.post("/v1/jobs/train", json={"recommend": False, "precompute": False,
+                                                "segments": False, "strategies": False},
+                        headers=auth)
+        assert r.status_code == 202, r.text
+        job = r.json()["job_id"]
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            state = client.get(f"/v1/jobs/{job}", headers=auth).json()
+            if state["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.2)
+        assert state["status"] == "succeeded", state
+        needs = client.get(f"/v1/customers/{data.customers.index[0]}/needs",
+                           headers=auth).json()["needs"]
+        assert needs[0]["need"] == "churn" and needs[0]["source"] in ("model", "baseline")
+        assert needs[0]["source"] == ("baseline" if needs[0]["model_version"].startswith(
+            "baseline-") else "model")
