@@ -118,6 +118,32 @@ def default_model() -> Recommender:
     return factory()
 
 
+def default_choice(train: Dataset) -> tuple[Recommender, dict[str, Any]]:
+    """What a tenant with this training part gets by default: the per-tenant model choice
+    (:func:`tailorcrm.recommend.selection.select`) made on ``train`` only, and the choice's
+    evidence for the result JSON (chosen model, validation scores, margin, seconds).
+
+    The evaluation protocol excludes every training item from every list, so the choice
+    is made under that policy: repeats excluded, and items met through any event type
+    (ratings, views as well as purchases) left out of the validation lists.
+    """
+    from tailorcrm.recommend.ranking import RankingConfig
+    from tailorcrm.recommend.selection import SelectionConfig, select
+
+    seen_types = tuple(sorted(str(t) for t in train.events["type"].dropna().unique()))
+    ranking = RankingConfig(bought_types=seen_types or ("purchase",))
+    choice, model = select(train, SelectionConfig(repeats="exclude"), ranking)
+    body = choice.model_dump(mode="json")
+    keys = ("chosen", "personalized", "repeats", "chosen_ndcg", "popularity",
+            "popularity_ndcg", "best_personalized", "margin_over_popularity", "z", "scores",
+            "params", "skipped", "note", "seconds")
+    out = {k: body[k] for k in keys}
+    out["carve"] = body["carve"]
+    out["excluded_event_types"] = list(ranking.bought_types)
+    log.info("default: %s chosen on the training part", choice.chosen)
+    return model, out
+
+
 def top_k(
     model: Scorer,
     customers: np.ndarray,
@@ -214,7 +240,9 @@ def evaluate(
     """Run ``config`` on events (or a Dataset); the JSON document ``tailorcrm evaluate`` writes.
 
     ``models`` (already built, unfitted) are evaluated in addition to ``config.models``
-    and, when ``config.include_default`` is set, the default hybrid under ``"default"``.
+    and, when ``config.include_default`` is set, what a tenant gets by default under
+    ``"default"``: the per-tenant model choice made on the training part only
+    (:func:`default_choice`), its evidence under ``"default_choice"``.
     """
     data = events if isinstance(events, Dataset) else Dataset.from_events(events)
     train_events, test_events = split(data.events, config)
@@ -223,13 +251,16 @@ def evaluate(
              len(test_events))
     todo: dict[str, Scorer] = {name: build(spec) for name, spec in config.models.items()}
     todo.update(models or {})
+    choice: dict[str, Any] | None = None
     if config.include_default and DEFAULT_MODEL not in todo:
-        todo[DEFAULT_MODEL] = default_model()
+        todo[DEFAULT_MODEL], choice = default_choice(train)
     results: dict[str, dict[str, float]] = {}
     for name, model in todo.items():
         log.info("evaluating %s", name)
         results[name] = evaluate_model(model, train, test, config)
+    extra = {} if choice is None else {"default_choice": choice}
     return {
+        **extra,
         "dataset": dataset,
         "protocol": config.protocol,
         "k": config.k,
