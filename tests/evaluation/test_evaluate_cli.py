@@ -30,9 +30,7 @@ def test_evaluate_writes_the_json_document(tmp_path: Path) -> None:
     args = ["--interactions", str(data), "--format", "movielens", "--protocol",
             "stratified-item", "--ratio", "0.75", "--seed", "42", "--k", "10",
             "--json", str(out), "--models", "ease,popularity", "--no-default"]
-    commands = getattr(app, "registered_commands", [])
-    if len(commands) + len(getattr(app, "registered_groups", [])) > 1:
-        args = ["evaluate", *args]
+    args = ["evaluate", *args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
@@ -51,9 +49,7 @@ def test_evaluate_rejects_bad_options(tmp_path: Path, bad: list[str]) -> None:
     data = tmp_path / "u.data"
     _write_movielens(data)
     args = ["--interactions", str(data), "--format", "movielens", "--no-default", *bad]
-    commands = getattr(app, "registered_commands", [])
-    if len(commands) + len(getattr(app, "registered_groups", [])) > 1:
-        args = ["evaluate", *args]
+    args = ["evaluate", *args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
 
@@ -69,9 +65,7 @@ def test_evaluate_csv_with_temporal_protocol(tmp_path: Path) -> None:
     out = tmp_path / "t.json"
     args = ["--interactions", str(data), "--protocol", "temporal", "--k", "5",
             "--json", str(out), "--models", "itemknn", "--no-default"]
-    commands = getattr(app, "registered_commands", [])
-    if len(commands) + len(getattr(app, "registered_groups", [])) > 1:
-        args = ["evaluate", *args]
+    args = ["evaluate", *args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
