@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 RECOMMENDER_NAME = "recommender"
 #: Scores one precompute batch may hold (customers × items), which bounds its memory.
-PRECOMPUTE_BATCH_SCORES = 4_000_000
+PRECOMPUTE_BATCH_SCORES = 2_000_000
 
 
 class TrainConfig(BaseModel):

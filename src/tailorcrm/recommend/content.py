@@ -135,10 +135,12 @@ class ContentBased(Recommender):
         return self._explain_profile(np.asarray(history @ self.item_vectors_).ravel(), item_idx)
 
     def _explain_profile(self, profile: np.ndarray, item_idx: int) -> list[Reason]:
-        item = self.item_vectors_[item_idx]
-        contrib = profile[item.indices] * item.data
+        vectors = sparse.csr_matrix(self.item_vectors_)
+        start, end = vectors.indptr[item_idx], vectors.indptr[item_idx + 1]
+        features, values = vectors.indices[start:end], vectors.data[start:end]
+        contrib = profile[features] * values
         reasons = [Reason("attribute", self.feature_names_[f], float(c), self.feature_names_[f])
-                   for f, c in zip(item.indices, contrib, strict=True) if c > 0]
+                   for f, c in zip(features.tolist(), contrib.tolist(), strict=True) if c > 0]
         return normalize_weights(reasons)
 
     def _get_state(self) -> dict[str, np.ndarray]:

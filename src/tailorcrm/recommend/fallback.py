@@ -60,6 +60,7 @@ class FallbackChain(Recommender):
 
     def fit(self, data: Dataset) -> Self:
         self._answered: tuple[int, Recommender | None] | None = None
+        self._last_answered: dict[int, int] | None = None
         for model in self.models:
             model.fit(data)
         self.history_ = training_matrix(data, "count")
@@ -73,7 +74,8 @@ class FallbackChain(Recommender):
         out = np.full((len(idx), self.n_items_), np.nan)
         source: list[str | None] = [None] * len(idx)
         pending = np.arange(len(idx))
-        for model in self.models:
+        which = np.full(len(idx), -1, dtype=np.int64)
+        for m, model in enumerate(self.models):
             if not len(pending):
                 break
             rows = model.score_many(idx[pending])
@@ -81,7 +83,10 @@ class FallbackChain(Recommender):
             out[pending[answered]] = rows[answered]
             for i in pending[answered]:
                 source[i] = model.name
+            which[pending[answered]] = m
             pending = pending[~answered]
+        # kept for explain_many, which asks next about the same batch's customers
+        self._last_answered = dict(zip(idx.tolist(), which.tolist(), strict=True))
         return out, source
 
     def answering_model(self, customer_idx: int) -> str | None:
@@ -131,6 +136,9 @@ class FallbackChain(Recommender):
     def answering_index(self, customer_idx: np.ndarray) -> np.ndarray:
         """Per customer, the position of the first model that scores them (-1: none)."""
         idx = np.asarray(customer_idx, dtype=np.int64).ravel()
+        last: dict[int, int] | None = getattr(self, "_last_answered", None)
+        if last is not None and all(c in last for c in idx.tolist()):
+            return np.asarray([last[c] for c in idx.tolist()], dtype=np.int64)
         out = np.full(len(idx), -1, dtype=np.int64)
         pending = np.arange(len(idx))
         for m, model in enumerate(self.models):

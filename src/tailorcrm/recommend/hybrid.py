@@ -121,6 +121,7 @@ class Hybrid(Recommender):
             self.models = [model for _, model in kept]
         self._set_shape(data)
         self._explained = None
+        self._last_parts: tuple[np.ndarray, list[np.ndarray], np.ndarray] | None = None
         return self
 
     def _set_shape(self, data: Dataset) -> None:
@@ -146,7 +147,25 @@ class Hybrid(Recommender):
 
     def _score_rows(self, customer_idx: np.ndarray) -> np.ndarray:
         seen = self._seen(customer_idx)
-        return self._blend(self.component_scores(customer_idx), seen)
+        parts = self.component_scores(customer_idx)
+        # kept for explain_many, which asks next about the same batch's customers
+        self._last_parts = (np.asarray(customer_idx).copy(), parts, seen)
+        return self._blend(parts, seen)
+
+    def _batch_parts(self, customer_idx: np.ndarray
+                     ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Component score rows and seen masks of these customers, from the last scored
+        batch when it holds them all (ranking scores a batch, then explains it)."""
+        last = getattr(self, "_last_parts", None)
+        if last is not None:
+            idx, parts, seen = last
+            order = np.argsort(idx, kind="stable")
+            pos = np.searchsorted(idx[order], customer_idx)
+            pos = np.minimum(pos, len(idx) - 1)
+            at = order[pos] if len(idx) else pos
+            if len(idx) and np.array_equal(idx[at], customer_idx):
+                return [p[at] for p in parts], seen[at]
+        return self.component_scores(customer_idx), self._seen(customer_idx)
 
     def _seen(self, customer_idx: np.ndarray) -> np.ndarray:
         seen = np.zeros((len(customer_idx), self.n_items_), dtype=bool)
@@ -215,11 +234,11 @@ class Hybrid(Recommender):
         if not len(cs):
             return []
         unique, row = np.unique(cs, return_inverse=True)
-        seen = self._seen(unique)
+        parts, seen = self._batch_parts(unique)
         shares = np.column_stack([
-            np.nan_to_num(w * normalize_rows(m.score_many(unique), seen,
-                                             self.config.normalize)[row.ravel(), its], nan=0.0)
-            for w, m in zip(self.weights, self.models, strict=True)])
+            np.nan_to_num(w * normalize_rows(part, seen, self.config.normalize)[row.ravel(), its],
+                          nan=0.0)
+            for w, part in zip(self.weights, parts, strict=True)])
         order = np.argsort(-shares, axis=1, kind="stable")
         out = [[Reason("model", f"top model: {self.models[o].name}", 1.0,
                        self.models[o].name)] for o in order[:, 0]]
