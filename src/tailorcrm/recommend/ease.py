@@ -120,7 +120,7 @@ class EASE(Recommender):
             return [[] for _ in range(np.asarray(customer_idx).size)]
         weights = self.weights_
         return explain_from_history(self.history_, customer_idx, item_idx,
-                                    lambda hist, targets: weights[np.ix_(hist, targets)])
+                                    lambda targets: weights[:, targets])
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), "weights_": self.weights_}

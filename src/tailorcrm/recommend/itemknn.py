@@ -91,9 +91,11 @@ class ItemKNN(Recommender):
     def explain_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
                      ) -> list[list[Reason]]:
         self._check_fitted()
-        sim = self.similarity_
+        csc = getattr(self, "_similarity_csc", None)
+        if csc is None:
+            csc = self._similarity_csc = self.similarity_.tocsc()
         return explain_from_history(self.history_, customer_idx, item_idx,
-                                    lambda hist, targets: sim[hist][:, targets].toarray())
+                                    lambda targets: csc[:, targets].toarray())
 
     def _similarity_to(self, item_idx: int) -> np.ndarray:
         """Column ``item_idx`` of the similarities, dense. A CSR column slice scans every

@@ -71,27 +71,36 @@ def history_reasons(
     return normalize_weights(reasons, limit)
 
 
-def history_reasons_block(
-    contributions: np.ndarray, history_idx: np.ndarray, limit: int = 3
-) -> list[list[Reason]]:
-    """:func:`history_reasons` for several target items of one customer at once.
+def top_positive_reasons(contributions: np.ndarray, limit: int = 3) -> list[list[Reason]]:
+    """:func:`history_reasons` for many rows at once: row ``p`` of ``contributions`` holds
+    what each item (column) added to pair ``p``'s score.
 
-    ``contributions[h, j]`` is how much history item ``history_idx[h]`` added to target
-    ``j``'s score; the answer holds one reason list per target (column), the same reasons,
-    order and weights :func:`history_reasons` gives for that column.
+    The same reasons, order and weights per row as :func:`history_reasons` gives: the
+    ``limit`` largest positive contributions, ties by the lower item index, rescaled to 1.
     """
-    n_hist, n_targets = contributions.shape
-    if n_hist == 0 or limit <= 0:
-        return [[] for _ in range(n_targets)]
-    positive = np.where(contributions > 0, contributions, 0.0)
-    order = np.argsort(-positive, axis=0, kind="stable")[:limit]
-    values = np.take_along_axis(positive, order, axis=0)
-    refs = history_idx[order]
-    out: list[list[Reason]] = []
-    for vals, ids in zip(values.T.tolist(), refs.T.tolist(), strict=True):
-        kept = [(v, r) for v, r in zip(vals, ids, strict=True) if v > 0]
-        total = sum(v for v, _ in kept)
-        out.append([Reason("history_item", "", v / total, str(r)) for v, r in kept])
+    n_rows, n_cols = contributions.shape
+    out: list[list[Reason]] = [[] for _ in range(n_rows)]
+    if n_rows == 0 or n_cols == 0 or limit <= 0:
+        return out
+    if n_cols > limit:
+        kth = np.partition(contributions, n_cols - limit, axis=1)[:, n_cols - limit]
+        mask = (contributions > 0) & (contributions >= kth[:, None])
+    else:
+        mask = contributions > 0
+    rows, cols = np.nonzero(mask)
+    values = contributions[rows, cols]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+    keep = rank < limit
+    picked: list[list[tuple[float, int]]] = [[] for _ in range(n_rows)]
+    for r, c, v in zip(rows[keep].tolist(), cols[keep].tolist(), values[keep].tolist(),
+                       strict=True):
+        picked[r].append((v, c))
+    for r, kept in enumerate(picked):
+        if kept:
+            total = sum(v for v, _ in kept)
+            out[r] = [Reason("history_item", "", v / total, str(c)) for v, c in kept]
     return out
 
 
@@ -99,33 +108,28 @@ def explain_from_history(
     history: sparse.csr_matrix,
     customer_idx: np.ndarray,
     item_idx: np.ndarray,
-    block: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    columns: Callable[[np.ndarray], np.ndarray],
     limit: int = 3,
+    max_cells: int = 2_000_000,
 ) -> list[list[Reason]]:
-    """``history_item`` reasons for ``(customer, item)`` pairs, one customer at a time.
+    """``history_item`` reasons for ``(customer, item)`` pairs, from arrays.
 
-    ``block(history_items, targets)`` gives the ``len(history_items) × len(targets)`` item
-    weights (similarities, EASE weights); each is multiplied by the customer's history value.
-    Customers outside ``history`` get no reasons.
+    ``columns(targets)`` gives the ``n_items × len(targets)`` item weights into each target
+    (EASE weights, similarities); each is multiplied by the customer's positive history
+    values, in chunks of at most ``max_cells`` contributions. Customers outside ``history``
+    get no reasons.
     """
     cs = np.asarray(customer_idx, dtype=np.int64).ravel()
     its = np.asarray(item_idx, dtype=np.int64).ravel()
     out: list[list[Reason]] = [[] for _ in range(len(cs))]
     known = np.flatnonzero((cs >= 0) & (cs < history.shape[0]))
-    if not len(known):
-        return out
-    order = known[np.argsort(cs[known], kind="stable")]
-    bounds = np.flatnonzero(np.diff(cs[order])) + 1
-    for group in np.split(order, bounds):
-        c = int(cs[group[0]])
-        start, end = history.indptr[c], history.indptr[c + 1]
-        idx, vals = history.indices[start:end], history.data[start:end]
-        keep = vals > 0
-        idx, vals = idx[keep], vals[keep]
-        sort = np.argsort(idx, kind="stable")
-        idx, vals = idx[sort], np.asarray(vals[sort], dtype=np.float64)
-        contributions = vals[:, None] * block(idx, its[group])
-        for pos, reasons in zip(group, history_reasons_block(contributions, idx, limit),
-                                strict=True):
-            out[pos] = reasons
+    step = max(1, max_cells // max(history.shape[1], 1))
+    for start in range(0, len(known), step):
+        pos = known[start:start + step]
+        rows = history[cs[pos]].toarray()
+        rows = np.where(rows > 0, rows, 0.0)
+        contributions = rows * np.asarray(columns(its[pos])).T
+        for p, reasons in zip(pos.tolist(), top_positive_reasons(contributions, limit),
+                              strict=True):
+            out[p] = reasons
     return out
