@@ -156,14 +156,12 @@ def recommend_with_strategy(
     ctx = rule_context(data, customer_id, segments=segments, needs=needs, context=context)
     final = diversify(apply_rules(pool, items, ctx, ruleset, stats=stats), items,
                       strategy.diversity, count)
-    cidx = data.customer_vocab.index_of(customer_id)
+    explanations = ranker.reasons_for(used, str(customer_id), data.item_vocab.index(
+        [c.item_id for c in final])) if explain and final else [[] for _ in final]
     out = []
-    for cand in final:
+    for cand, explained in zip(final, explanations, strict=True):
         share = next((r.weight for r in cand.reasons if r.label == _BASE), 1.0)
         by_rules = [r for r in cand.reasons if r.label != _BASE]
-        # The Ranker labels model reasons ("bought <title>"); its helper is not public yet.
-        explained = ranker._reasons(used, cidx, data.item_vocab.index_of(cand.item_id),
-                                    str(customer_id)) if explain else []
         scaled = [Reason(r.kind, r.label, r.weight * share, r.ref) for r in explained]
         out.append(Candidate(cand.item_id, cand.score, (*scaled, *by_rules)))
     source = _source(ranker, used, str(customer_id)) if explain else None

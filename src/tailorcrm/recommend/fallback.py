@@ -91,7 +91,8 @@ class FallbackChain(Recommender):
 
     def answering_model(self, customer_idx: int) -> str | None:
         """The name of the model that answers for one customer."""
-        return self.score_with_source(np.asarray([customer_idx]))[1][0]
+        at = int(self.answering_index(np.asarray([customer_idx]))[0])
+        return None if at < 0 else self.models[at].name
 
     def _score_rows(self, customer_idx: np.ndarray) -> np.ndarray:
         return self.score_with_source(customer_idx)[0]

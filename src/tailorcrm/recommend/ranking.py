@@ -272,8 +272,8 @@ class Ranker:
         best = top_k(scores, n or self.config.n)
         rows, cols = np.nonzero(best >= 0)
         items = best[rows, cols]
-        raw = self._raw_reasons_many(customer_idx[rows], items) if self.config.max_reasons \
-            else [[] for _ in range(len(items))]
+        raw = self._raw_reasons_many(self.model, customer_idx[rows], items) \
+            if self.config.max_reasons else [[] for _ in range(len(items))]
         item_ids = self._item_ids
         values = scores[rows, items]
         verbs = self._verb_codes()[customer_idx].toarray()
@@ -285,23 +285,38 @@ class Ranker:
             out[r].append(Recommendation(item_ids[item], value, tuple(labelled)))
         return out
 
-    def _raw_reasons_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
-                          ) -> list[list[Reason]]:
-        """Unlabelled reasons of ``(customer, item)`` pairs the model answered (batch path)."""
-        raw = self.model.explain_many(customer_idx, item_idx)
+    def _raw_reasons_many(self, source: Recommender, customer_idx: np.ndarray,
+                          item_idx: np.ndarray) -> list[list[Reason]]:
+        """Unlabelled reasons of ``(customer, item)`` pairs ``source`` answered (training
+        customers who allow personalization and have no live events: the batch path)."""
+        raw = source.explain_many(customer_idx, item_idx)
         names: dict[int, str] = {}
         for j, reasons in enumerate(raw):
             if reasons:
                 continue
-            if self.model is self.fallback:
+            if source is self.fallback:
                 raw[j] = [Reason("popular", "popular with all customers", 1.0, "global")]
                 continue
             c = int(customer_idx[j])
             if c not in names:
-                names[c] = str(self.model.answering_model(c)
-                               if isinstance(self.model, FallbackChain) else self.model.name)
+                names[c] = str(source.answering_model(c)
+                               if isinstance(source, FallbackChain) else source.name)
             raw[j] = [Reason("model", f"top model: {names[c]}", 1.0, names[c])]
         return raw
+
+    def reasons_for(self, source: Recommender, customer_id: str, item_idx: np.ndarray
+                    ) -> list[list[Reason]]:
+        """Labelled reasons of several items for one customer, as :meth:`recommend` gives
+        them (``source``: the model that scored the customer, from :meth:`scores`)."""
+        items = np.asarray(item_idx, dtype=np.int64).ravel()
+        idx = self.data.customer_vocab.index_of(customer_id)
+        simple = idx >= 0 and customer_id not in self._live and bool(self._allowed[idx])
+        if not simple or self.config.max_reasons == 0 or not len(items):
+            return [self._reasons(source, idx, int(i), customer_id) for i in items]
+        raw = self._raw_reasons_many(source, np.full(len(items), idx), items)
+        verbs = self._verb_codes()[[idx]].toarray()[0]
+        limit = self.config.max_reasons + 1
+        return [[self._label(x, "", -1, verbs) for x in reasons][:limit] for reasons in raw]
 
 
     def _rank(self, customer_id: str, scores: np.ndarray, source: Recommender,
