@@ -72,3 +72,22 @@ def test_processes_opening_a_fresh_database_together(database_url: str) -> None:
 def _open_revision(url: str) -> str | None:
     with Store.open(url) as store:
         return current_revision(store.engine)
+
+
+def test_the_shipped_head_constant_is_alembics_head() -> None:
+    from tailorcrm.store.migrate import SHIPPED_HEAD
+
+    assert SHIPPED_HEAD == head_revision(), "update SHIPPED_HEAD with the new migration"
+
+
+def test_opening_an_up_to_date_database_does_not_import_alembic(sqlite_url: str) -> None:
+    import subprocess
+    import sys
+
+    Store.open(sqlite_url).close()  # migrated once
+    code = ("import sys\nfrom tailorcrm.store import Store\n"
+            f"Store.open({sqlite_url!r}).close()\n"
+            "print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
