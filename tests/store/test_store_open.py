@@ -77,7 +77,7 @@ def _open_revision(url: str) -> str | None:
 def test_the_shipped_head_constant_is_alembics_head() -> None:
     from tailorcrm.store.migrate import SHIPPED_HEAD
 
-    assert SHIPPED_HEAD == head_revision(), "update SHIPPED_HEAD with the new migration"
+    assert head_revision() == SHIPPED_HEAD, "update SHIPPED_HEAD with the new migration"
 
 
 def test_opening_an_up_to_date_database_does_not_import_alembic(sqlite_url: str) -> None:
