@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, load_settings
-from tailorcrm.cli.models import choice_line
-from tailorcrm.cli.serve import api_access
-from tailorcrm.cli.serve import serve as serve_api
-from tailorcrm.cli.show import (
-    show_actions,
-    show_imports,
-    show_needs,
-    show_recommendations,
-    show_segments,
-)
-from tailorcrm.demo.config import DemoConfig
-from tailorcrm.demo.run import run_demo
-from tailorcrm.jobs.progress import rich_progress
-from tailorcrm.jobs.train import TrainConfig, train_tenant
-from tailorcrm.recommend.selection import SelectionConfig, load_selection_config
-from tailorcrm.store import Store
+
+if TYPE_CHECKING:
+    from tailorcrm.store import Store
+
+# The training and demo modules (pandas, scikit-learn, the models) are imported inside the
+# commands, so that `tailorcrm demo --help` and `tailorcrm train --help` start at once.
 
 
 @handle_errors
@@ -40,6 +30,21 @@ def demo_command(
                                         help="Serve the API afterwards.")] = True,
 ) -> None:
     """Generate the demo CRM, import it, train everything and show a sample of the results."""
+    from tailorcrm.cli.models import choice_line
+    from tailorcrm.cli.serve import api_access
+    from tailorcrm.cli.serve import serve as serve_api
+    from tailorcrm.cli.show import (
+        show_actions,
+        show_imports,
+        show_needs,
+        show_recommendations,
+        show_segments,
+    )
+    from tailorcrm.demo.config import DemoConfig
+    from tailorcrm.demo.run import run_demo
+    from tailorcrm.jobs.progress import rich_progress
+    from tailorcrm.store import Store
+
     settings = load_settings(db=db, tenant=tenant)
     store = Store.open(settings.database_url)
     try:
@@ -96,6 +101,12 @@ def train_command(
     """Choose and train the tenant's recommender (validation scores printed), needs and
     segments, and store their results. ``--model``/``--repeats`` override the tenant's
     ``recommender``/``selection`` config document for this run."""
+    from tailorcrm.cli.models import choice_line
+    from tailorcrm.jobs.progress import rich_progress
+    from tailorcrm.jobs.train import TrainConfig, train_tenant
+    from tailorcrm.recommend.selection import SelectionConfig, load_selection_config
+    from tailorcrm.store import Store
+
     settings = load_settings(db=db, tenant=tenant)
     store = Store.open(settings.database_url)
     try:
