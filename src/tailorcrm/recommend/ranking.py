@@ -2,102 +2,40 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 from scipy import sparse
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import NotFoundError
-from tailorcrm.recommend.base import ModelConfig, Recommender, history_row
+from tailorcrm.recommend.base import Recommender, history_row
 from tailorcrm.recommend.fallback import FallbackChain
 from tailorcrm.recommend.popularity import Popularity
+from tailorcrm.recommend.ranking_config import (
+    RANKING_FILE,
+    RankingConfig,
+    load_ranking_config,
+    save_ranking_config,
+)
 from tailorcrm.recommend.reasons import Reason
+from tailorcrm.recommend.topn import Recommendation, top_k
+
+# RankingConfig, its file and top_k live in their own modules; they are re-exported here,
+# where every caller of the ranker has always found them.
+__all__ = ["NOT_PERSONALIZED", "RANKING_FILE", "Ranker", "RankingConfig", "Recommendation",
+           "load_ranking_config", "require_customer", "save_ranking_config", "top_k"]
 
 log = logging.getLogger(__name__)
 
-RANKING_FILE = "ranking.json"
 NOT_PERSONALIZED = ("not personalized: personalized models did not beat popularity on "
                     "your data")
 VERBS = {"purchase": "bought", "view": "viewed", "click": "clicked",
          "add_to_cart": "added to cart", "rating": "rated", "feedback": "liked"}
 #: Event types that name how a customer met an item, strongest first.
 VERB_ORDER = ("purchase", "add_to_cart", "rating", "click", "view")
-
-
-class RankingConfig(ModelConfig):
-    """What a list may hold and how long it is.
-
-    Items bought (``bought_types``) are left out unless one of their categories is in
-    ``repurchasable_categories``; items with ``available == False`` and items the customer
-    rejected (``reject_types``) are always left out. ``exclude_bought=False`` makes repeat
-    purchases candidates (the tenant's model choice sets it where buying again wins).
-    ``personalized=False`` says the tenant's choice found no personalized model that beats
-    popularity: popularity reasons then say the list is not personalized.
-    """
-
-    n: int = Field(10, gt=0)
-    exclude_bought: bool = True
-    bought_types: tuple[str, ...] = ("purchase",)
-    repurchasable_categories: tuple[str, ...] = ()
-    exclude_unavailable: bool = True
-    reject_types: tuple[str, ...] = ("reject",)
-    max_reasons: int = Field(3, ge=0)
-    personalized: bool = True
-
-
-def save_ranking_config(path: str | Path, config: RankingConfig) -> None:
-    """Write the ranking config a model was chosen with beside its artifact."""
-    (Path(path) / RANKING_FILE).write_text(json.dumps(config.model_dump(mode="json"),
-                                                      sort_keys=True))
-
-
-def load_ranking_config(path: str | Path) -> RankingConfig | None:
-    """The ranking config saved beside an artifact, None when there is none."""
-    file = Path(path) / RANKING_FILE
-    if not file.is_file():
-        return None
-    return RankingConfig.model_validate(json.loads(file.read_text()))
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One recommended item: its external id, its score and why."""
-
-    item_id: str
-    score: float
-    reasons: tuple[Reason, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape stored in recommendation lists and served by the API."""
-        return {"item_id": self.item_id, "score": round(float(self.score), 6),
-                "reasons": [r.to_dict() for r in self.reasons]}
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best finite scores per row, best first, ``-1`` padded.
-
-    Ties break by the lower item index, so lists are deterministic.
-    """
-    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
-    n_rows, n_items = scores.shape
-    k = min(k, n_items)
-    out = np.full((n_rows, k), -1, dtype=np.int64)
-    if k == 0:
-        return out
-    safe = np.where(np.isfinite(scores), scores, -np.inf)
-    part = np.argpartition(-safe, k - 1, axis=1)[:, :k]
-    part_scores = np.take_along_axis(safe, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
-    best = np.take_along_axis(part, order, axis=1)
-    finite = np.isfinite(np.take_along_axis(safe, best, axis=1))
-    return np.where(finite, best, -1)  # -inf sorts last, so valid items stay left-aligned
 
 
 @dataclass
