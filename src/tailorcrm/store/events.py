@@ -243,13 +243,6 @@ class EventRepository(Repository):
             return int(conn.execute(select(func.count()).select_from(Event).where(
                 Event.tenant_id == tid)).scalar_one())
 
-    def delete_for_customer(self, tid: int, customer_id: str) -> int:
-        """Delete every event of one customer; returns how many."""
-        with self._engine.begin() as conn:
-            result = conn.execute(delete(Event).where(
-                Event.tenant_id == tid, Event.customer_id == customer_id))
-        return int(result.rowcount or 0)
-
     def delete_matching(self, tid: int, *, keys: Iterable[str] | None = None,
                         customer_id: str | None = None, item_id: str | None = None,
                         type_: str | None = None, before: dt.datetime | None = None,
