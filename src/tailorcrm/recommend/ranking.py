@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,9 @@ __all__ = ["NOT_PERSONALIZED", "RANKING_FILE", "Ranker", "RankingConfig", "Recom
            "load_ranking_config", "require_customer", "save_ranking_config", "top_k"]
 
 log = logging.getLogger(__name__)
+# One build of a ranker's verb table at a time: serving threads that meet an unbuilt table
+# wait for the first build instead of each building it (seconds of CPU each, at 600k events).
+_VERBS_LOCK = threading.Lock()
 
 NOT_PERSONALIZED = ("not personalized: personalized models did not beat popularity on "
                     "your data")
@@ -295,25 +299,39 @@ class Ranker:
     def _verb_codes(self) -> sparse.csr_matrix:
         """Customer × item: 1 + the position in :data:`VERB_ORDER` of the strongest event
         type between them (the last code: another type), built once from the events."""
-        if self._verbs is None:
-            ev = self.data.events
-            rows = self.data.customer_vocab.index(ev["customer_id"])
-            has_item = ev["item_id"].notna().to_numpy()
-            cols = np.full(len(ev), -1, dtype=np.int64)
-            if has_item.any():
-                cols[has_item] = self.data.item_vocab.index(ev["item_id"][has_item])
-            codes = pd.Series(ev["type"].astype(str).to_numpy()).map(
-                {t: i for i, t in enumerate(VERB_ORDER)}).fillna(len(VERB_ORDER)).to_numpy()
-            ok = (rows >= 0) & (cols >= 0)
-            frame = pd.DataFrame({"r": rows[ok], "c": cols[ok], "v": codes[ok] + 1})
-            best = frame.groupby(["r", "c"], sort=False)["v"].min()
-            verbs = sparse.csr_matrix(
-                (best.to_numpy(dtype=np.float64), (best.index.get_level_values(0),
-                                                   best.index.get_level_values(1))),
-                shape=(self.data.n_customers, self.data.n_items))
-            verbs.sort_indices()
-            self._verbs = verbs
+        if self._verbs is not None:
+            return self._verbs
+        with _VERBS_LOCK:
+            if self._verbs is None:
+                self._verbs = self._build_verb_codes()
         return self._verbs
+
+    def prepare(self) -> Ranker:
+        """Build what reasons read lazily (the verb table) now, e.g. before a serving swap, so
+        that no request pays for it."""
+        if self.config.max_reasons:
+            self._verb_codes()
+        return self
+
+    def _build_verb_codes(self) -> sparse.csr_matrix:
+        """The verb table from the training events (see :meth:`_verb_codes`)."""
+        ev = self.data.events
+        rows = self.data.customer_vocab.index(ev["customer_id"])
+        has_item = ev["item_id"].notna().to_numpy()
+        cols = np.full(len(ev), -1, dtype=np.int64)
+        if has_item.any():
+            cols[has_item] = self.data.item_vocab.index(ev["item_id"][has_item])
+        codes = pd.Series(ev["type"].astype(str).to_numpy()).map(
+            {t: i for i, t in enumerate(VERB_ORDER)}).fillna(len(VERB_ORDER)).to_numpy()
+        ok = (rows >= 0) & (cols >= 0)
+        frame = pd.DataFrame({"r": rows[ok], "c": cols[ok], "v": codes[ok] + 1})
+        best = frame.groupby(["r", "c"], sort=False)["v"].min()
+        verbs = sparse.csr_matrix(
+            (best.to_numpy(dtype=np.float64), (best.index.get_level_values(0),
+                                               best.index.get_level_values(1))),
+            shape=(self.data.n_customers, self.data.n_items))
+        verbs.sort_indices()
+        return verbs
 
     def _verb(self, customer_id: str, customer_idx: int, item: int,
               verbs: np.ndarray | None = None) -> str:

@@ -278,4 +278,5 @@ class ModelCache:
         entry = TenantModel(version, chash or config_hash(ranking), Ranker(model, data, ranking),
                             cutoff=trained_at, degraded=degraded)
         entry.lean_ranker()  # built before the swap, not by the first request after it
+        entry.ranker.prepare()
         return entry

@@ -75,6 +75,7 @@ def train_and_swap(store: Store, cache: ModelCache, tid: int, artifacts: Path,
     def install(ranker: Ranker, version: str) -> None:
         entry = TenantModel(version, config_hash(config.ranking), ranker, cutoff=cutoff)
         entry.lean_ranker()
+        entry.ranker.prepare()
         cache.install(tid, entry)
 
     return train_tenant(store, tid, artifacts, config, progress, on_ranker=install)
