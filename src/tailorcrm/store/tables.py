@@ -101,7 +101,8 @@ class Customer(Base):
     """A customer of a tenant, known by the tenant's own ``customer_id``."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("tenant_id", "customer_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id"),
+                      Index("ix_customers_tenant_updated", "tenant_id", "updated_at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     customer_id: Mapped[str] = mapped_column(String(255))
