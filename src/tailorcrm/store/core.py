@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from tailorcrm.errors import StorageError
+from tailorcrm.store.changes import ChangeFeed
 from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
@@ -59,6 +60,7 @@ class Store:
         self.need_scores = NeedScoreRepository(engine, self.tombstones)
         self.recommendations = RecommendationRepository(engine, self.tombstones)
         self.models = ModelRepository(engine)
+        self.changes = ChangeFeed(engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
