@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailorcrm.customize.budget import RuleLimits
@@ -37,10 +37,13 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the data store.")
     tenant: str = Field("default", description="Tenant used when a command names none.")
     data_dir: Path | None = Field(default_factory=_default_data_dir, description="Data sets.")
-    artifacts_dir: Path = Field(Path(".tailorcrm/artifacts"),
-                                description="Model artifacts (made absolute when read, so "
-                                            "the registry holds paths that work from any "
-                                            "working folder).")
+    artifacts_dir: Path = Field(description="Root of the model store's artifact files. "
+                                            "Default: beside the database (a SQLite file's "
+                                            "folder + /artifacts; for PostgreSQL "
+                                            "~/.local/share/tailorcrm/artifacts/<host>-<port>-"
+                                            "<database>). A relative value is made absolute "
+                                            "when read, so the registry holds paths that work "
+                                            "from any working folder.")
     import_chunk_rows: int = Field(100_000, gt=0, description="Rows per streamed import chunk.")
     log_level: str = Field("INFO", description="Python logging level.")
     host: str = "127.0.0.1"
@@ -53,6 +56,17 @@ class Settings(BaseSettings):
     rule_limits: RuleLimits = Field(default_factory=RuleLimits,
                                     description="Run-time budgets of business rules and "
                                                 "per-tenant limits ([tailorcrm.rule_limits]).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _artifacts_beside_the_database(cls, values: Any) -> Any:
+        """No ``artifacts_dir`` given: the model store's default for the database URL."""
+        if isinstance(values, dict) and values.get("artifacts_dir") in (None, ""):
+            from tailorcrm.store.model_store import default_artifacts_dir
+
+            url = values.get("database_url") or DEFAULT_DATABASE_URL
+            values = {**values, "artifacts_dir": default_artifacts_dir(str(url))}
+        return values
 
     @field_validator("artifacts_dir")
     @classmethod

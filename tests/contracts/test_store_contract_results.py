@@ -1,4 +1,5 @@
-"""Store contract, results side: caches, model registry, configs, imports; on both backends."""
+"""Store contract, results side: caches, configs, imports; on both backends (the model
+registry has its own suite, ``test_model_store_contract.py``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
-from tailorcrm.errors import ConflictError, NotFoundError
+from tailorcrm.errors import NotFoundError
 from tailorcrm.store import Store
-from tailorcrm.store.tables import ModelVersion
 
 
 @pytest.fixture()
@@ -58,26 +56,6 @@ def test_recommendation_lists_and_staleness(store: Store) -> None:
                                              config_hash="h1") == (1, 2)
     assert store.recommendations.get(tid, "other", "c1") is None
     assert store.recommendations.strategies(tid) == {"home": 2}
-
-
-def test_model_registry_has_one_active_version(store: Store) -> None:
-    tid = store.tenants.ensure("acme")
-    store.models.register(tid, "als", "v1", "als", "artifacts/als/v1", {"ndcg": 0.1}, "h1",
-                          activate=True)
-    store.models.register(tid, "als", "v2", "als", "artifacts/als/v2", {"ndcg": 0.2}, "h2")
-    active = store.models.active(tid, "als")
-    assert active is not None and active.version == "v1"
-    store.models.activate(tid, "als", "v2")
-    active = store.models.active(tid, "als")
-    assert active is not None and (active.version, active.metrics) == ("v2", {"ndcg": 0.2})
-    assert [m.version for m in store.models.list(tid, "als") if m.active] == ["v2"]
-    with pytest.raises(NotFoundError):
-        store.models.activate(tid, "als", "v9")
-    with pytest.raises(ConflictError):
-        store.models.register(tid, "als", "v2", "als", "x")
-    # the database itself refuses a second active version
-    with pytest.raises(IntegrityError), store.engine.begin() as conn:
-        conn.execute(update(ModelVersion).where(ModelVersion.version == "v1").values(active=True))
 
 
 def test_configs_are_versioned(store: Store) -> None:

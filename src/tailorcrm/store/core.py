@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from tailorcrm.store.imports import ImportRepository
 from tailorcrm.store.items import ItemRepository
 from tailorcrm.store.keys import ApiKeyRepository
 from tailorcrm.store.migrate import upgrade
+from tailorcrm.store.model_store import ModelStore, default_artifacts_dir
 from tailorcrm.store.models import ModelRepository
 from tailorcrm.store.need_scores import NeedScoreRepository
 from tailorcrm.store.recommendations import RecommendationRepository
@@ -40,9 +42,11 @@ class Store:
 
     Open it with :meth:`open`; every repository method takes the tenant id first
     (``tid = store.tenants.ensure("demo")``) and never reads or writes another tenant's rows.
+    ``model_store`` holds the model registry and the artifact files under ``artifacts_dir``
+    (by default beside the database: :func:`~tailorcrm.store.model_store.default_artifacts_dir`).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, artifacts_dir: Path | None = None) -> None:
         self.engine = engine
         self.tenants = TenantRepository(engine)
         self.fields = FieldRepository(engine)
@@ -60,11 +64,16 @@ class Store:
         self.need_scores = NeedScoreRepository(engine, self.tombstones)
         self.recommendations = RecommendationRepository(engine, self.tombstones)
         self.models = ModelRepository(engine)
+        self.model_store = ModelStore(self.models, artifacts_dir if artifacts_dir is not None
+                                      else default_artifacts_dir(engine.url))
         self.changes = ChangeFeed(engine)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
+    def open(cls, url: str, *, migrate: bool = True, artifacts_dir: Path | None = None) -> Store:
         """Connect to ``url`` and (by default) migrate its schema to the newest revision.
+
+        ``artifacts_dir`` is the model store's root (the ``artifacts_dir`` setting); None
+        puts it beside the database.
 
         Raises
         ------
@@ -83,7 +92,7 @@ class Store:
             engine.dispose()
             raise StorageError(f"cannot open the database: {exc.orig}",
                                url=engine.url.render_as_string(hide_password=True)) from exc
-        return cls(engine)
+        return cls(engine, artifacts_dir)
 
     @property
     def backend(self) -> str:

@@ -51,8 +51,15 @@ class ModelRepository(Repository):
         return self.get(tid, name, version)
 
     def activate(self, tid: int, name: str, version: str) -> None:
-        """Make ``version`` the one active version of ``name``, in one transaction."""
+        """Make ``version`` the one active version of ``name``, in one transaction.
+
+        The name's rows are locked first, in id order, so concurrent activations queue up
+        instead of deadlocking (PostgreSQL; SQLite serialises writers anyway).
+        """
         with self._engine.begin() as conn:
+            conn.execute(select(ModelVersion.id).where(
+                ModelVersion.tenant_id == tid, ModelVersion.name == name).order_by(
+                ModelVersion.id).with_for_update()).all()
             exists = conn.execute(select(ModelVersion.id).where(
                 ModelVersion.tenant_id == tid, ModelVersion.name == name,
                 ModelVersion.version == version)).scalar_one_or_none()
