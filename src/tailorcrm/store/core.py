@@ -21,6 +21,7 @@ from tailorcrm.store.events import EventRepository
 from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.imports import ImportRepository
 from tailorcrm.store.items import ItemRepository
+from tailorcrm.store.jobs import JobRepository
 from tailorcrm.store.keys import ApiKeyRepository
 from tailorcrm.store.migrate import upgrade
 from tailorcrm.store.model_store import ModelStore, default_artifacts_dir
@@ -67,6 +68,7 @@ class Store:
         self.model_store = ModelStore(self.models, artifacts_dir if artifacts_dir is not None
                                       else default_artifacts_dir(engine.url))
         self.changes = ChangeFeed(engine)
+        self.jobs = JobRepository(engine)  # background jobs, shared by every worker
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, artifacts_dir: Path | None = None) -> Store:
