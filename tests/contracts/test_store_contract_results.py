@@ -1,5 +1,6 @@
-"""Store contract, results side: caches, configs, imports; on both backends (the model
-registry has its own suite, ``test_model_store_contract.py``)."""
+"""Store contract, bookkeeping side: configs and imports, on both backends (the results store
+and the model store have suites of their own: ``test_results_store_contract.py``,
+``test_model_store_contract.py``)."""
 
 from __future__ import annotations
 
@@ -16,46 +17,6 @@ from tailorcrm.store import Store
 def store(database_url: str) -> Iterator[Store]:
     with Store.open(database_url) as s:
         yield s
-
-
-def test_segments_replace_members_and_sizes(store: Store) -> None:
-    tid = store.tenants.ensure("acme")
-    store.segments.replace(tid, "rfm", {"c1": "champions", "c2": "lost", "c3": "champions"})
-    store.segments.replace(tid, "behaviour", {"c1": "browsers"})
-    assert store.segments.of_customer(tid, "c1") == {"behaviour": "browsers", "rfm": "champions"}
-    assert store.segments.members(tid, "rfm", "champions") == ["c1", "c3"]
-    store.segments.replace(tid, "rfm", {"c2": "champions"})  # whole segmentation replaced
-    assert store.segments.list(tid) == {"behaviour": {"browsers": 1}, "rfm": {"champions": 1}}
-
-
-def test_need_scores_replace_and_top(store: Store) -> None:
-    tid = store.tenants.ensure("acme")
-    store.need_scores.replace(tid, "churn", [
-        {"customer_id": "c1", "score": 0.2, "model_version": "v1"},
-        {"customer_id": "c2", "score": 0.9, "model_version": "v1",
-         "reasons": [{"feature": "tenure", "effect": 0.4}]}])
-    store.need_scores.replace(tid, "upgrade", [{"customer_id": "c2", "score": 0.5}])
-    got = store.need_scores.for_customer(tid, "c2")
-    assert sorted(got) == ["churn", "upgrade"]
-    assert got["churn"].reasons == [{"feature": "tenure", "effect": 0.4}]
-    assert [r.customer_id for r in store.need_scores.top(tid, "churn", limit=1)] == ["c2"]
-    store.need_scores.replace(tid, "churn", [])
-    assert list(store.need_scores.for_customer(tid, "c2")) == ["upgrade"]
-
-
-def test_recommendation_lists_and_staleness(store: Store) -> None:
-    tid = store.tenants.ensure("acme")
-    items = [{"item_id": "i1", "score": 0.7, "reasons": ["bought with i2"]}, {"item_id": "i2"}]
-    store.recommendations.replace(tid, "home", [
-        {"customer_id": "c1", "items": items, "model_version": "v1", "config_hash": "h1"},
-        {"customer_id": "c2", "items": [], "model_version": "v0", "config_hash": "h1"}])
-    got = store.recommendations.get(tid, "home", "c1")
-    assert got is not None and got.items == items
-    assert not got.is_stale("v1", "h1") and got.is_stale("v1", "h2")
-    assert store.recommendations.count_stale(tid, "home", model_version="v1",
-                                             config_hash="h1") == (1, 2)
-    assert store.recommendations.get(tid, "other", "c1") is None
-    assert store.recommendations.strategies(tid) == {"home": 2}
 
 
 def test_configs_are_versioned(store: Store) -> None:

@@ -28,6 +28,7 @@ from tailorcrm.store.model_store import ModelStore, default_artifacts_dir
 from tailorcrm.store.models import ModelRepository
 from tailorcrm.store.need_scores import NeedScoreRepository
 from tailorcrm.store.recommendations import RecommendationRepository
+from tailorcrm.store.results import ResultsStore
 from tailorcrm.store.segments import SegmentRepository
 from tailorcrm.store.tenants import TenantRepository
 from tailorcrm.store.tombstones import TombstoneRepository
@@ -39,12 +40,17 @@ log = logging.getLogger(__name__)
 
 
 class Store:
-    """The data store of every tenant: repositories over one SQLAlchemy engine.
+    """The storage of every tenant, by purpose, over one SQLAlchemy engine.
+
+    * the data store (source of truth): ``tenants``, ``customers``, ``items``, ``events``, ...
+    * the results store, ``results``: segments, need scores, precomputed lists (also reachable
+      as ``segments``, ``need_scores``, ``recommendations``, the same objects);
+    * the model store, ``model_store``: the registry (``models``) and the artifact files under
+      ``artifacts_dir`` (by default beside the database:
+      :func:`~tailorcrm.store.model_store.default_artifacts_dir`).
 
     Open it with :meth:`open`; every repository method takes the tenant id first
     (``tid = store.tenants.ensure("demo")``) and never reads or writes another tenant's rows.
-    ``model_store`` holds the model registry and the artifact files under ``artifacts_dir``
-    (by default beside the database: :func:`~tailorcrm.store.model_store.default_artifacts_dir`).
     """
 
     def __init__(self, engine: Engine, artifacts_dir: Path | None = None) -> None:
@@ -64,6 +70,7 @@ class Store:
         self.segments = SegmentRepository(engine, self.tombstones)
         self.need_scores = NeedScoreRepository(engine, self.tombstones)
         self.recommendations = RecommendationRepository(engine, self.tombstones)
+        self.results = ResultsStore(self.segments, self.need_scores, self.recommendations)
         self.models = ModelRepository(engine)
         self.model_store = ModelStore(self.models, artifacts_dir if artifacts_dir is not None
                                       else default_artifacts_dir(engine.url))

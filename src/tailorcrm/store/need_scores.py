@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, Row, delete, insert, select
+from sqlalchemy import Engine, Row, delete, func, insert, select
 
 from tailorcrm.store.base import Repository, as_utc
 from tailorcrm.store.tables import NeedScore, utcnow
@@ -46,13 +46,16 @@ class NeedScoreRepository(Repository):
         self._tombstones = tombstones
 
     def replace(self, tid: int, need: str, rows: Iterable[Mapping[str, Any]], *,
-                erased_after: int | None = None) -> int:
+                erased_after: int | None = None, model_version: str | None = None) -> int:
         """Replace all scores of ``need`` by ``rows`` (customer_id, score, model_version,
         reasons); with ``erased_after`` (a job's tombstone watermark) customers erased since
-        are left out. Returns the rows stored."""
+        are left out. ``model_version`` stamps the rows that carry none. Returns the rows
+        stored."""
         now = utcnow()
+        default = model_version or ""
         records = [{"tenant_id": tid, "need": need, "customer_id": str(r["customer_id"]),
-                    "score": float(r["score"]), "model_version": str(r.get("model_version", "")),
+                    "score": float(r["score"]),
+                    "model_version": str(r.get("model_version") or default),
                     "reasons": list(r.get("reasons") or []), "scored_at": now} for r in rows]
         hasher = None if erased_after is None else self._tombstones.hasher(tid)
         with self._engine.begin() as conn:
@@ -79,6 +82,13 @@ class NeedScoreRepository(Repository):
                 NeedScore.tenant_id == tid, NeedScore.need == need,
             ).order_by(NeedScore.score.desc(), NeedScore.customer_id).limit(limit))
             return [self._record(r) for r in rows]
+
+    def counts(self, tid: int) -> dict[str, int]:
+        """``{need: customers scored}`` of the tenant."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(NeedScore.need, func.count()).where(
+                NeedScore.tenant_id == tid).group_by(NeedScore.need)).all()
+        return {str(n): int(c) for n, c in rows}
 
     @staticmethod
     def _record(r: Row[Any]) -> NeedScoreRecord:

@@ -39,17 +39,21 @@ class RecommendationRepository(Repository):
         self._tombstones = tombstones
 
     def replace(self, tid: int, strategy: str, rows: Iterable[Mapping[str, Any]], *,
-                erased_after: int | None = None) -> int:
+                erased_after: int | None = None, model_version: str | None = None,
+                config_hash: str | None = None) -> int:
         """Replace all lists of ``strategy`` by ``rows`` (customer_id, items, model_version,
         config_hash); ``items`` is a JSON list (item ids or ``{item_id, score, reasons}``).
 
         With ``erased_after`` (a job's tombstone watermark) customers erased since are left
-        out. Returns the lists stored.
+        out. ``model_version`` and ``config_hash`` stamp the rows that carry none. Returns
+        the lists stored.
         """
         now = utcnow()
+        version, chash = model_version or "", config_hash or ""
         records = [{"tenant_id": tid, "strategy": strategy, "customer_id": str(r["customer_id"]),
-                    "items": list(r["items"]), "model_version": str(r.get("model_version", "")),
-                    "config_hash": str(r.get("config_hash", "")), "created_at": now}
+                    "items": list(r["items"]),
+                    "model_version": str(r.get("model_version") or version),
+                    "config_hash": str(r.get("config_hash") or chash), "created_at": now}
                    for r in rows]
         hasher = None if erased_after is None else self._tombstones.hasher(tid)
         with self._engine.begin() as conn:
