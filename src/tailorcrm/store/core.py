@@ -8,9 +8,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from tailorcrm.errors import StorageError
+from tailorcrm.store.bulk_reads import BulkReads
 from tailorcrm.store.changes import ChangeFeed
 from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.customers import CustomerRepository
@@ -23,6 +24,7 @@ from tailorcrm.store.imports import ImportRepository
 from tailorcrm.store.items import ItemRepository
 from tailorcrm.store.jobs import JobRepository
 from tailorcrm.store.keys import ApiKeyRepository
+from tailorcrm.store.loading import BulkLoader
 from tailorcrm.store.migrate import upgrade
 from tailorcrm.store.model_store import ModelStore, default_artifacts_dir
 from tailorcrm.store.models import ModelRepository
@@ -62,6 +64,7 @@ class Store:
         self.items = ItemRepository(engine, self.fields)
         self.keys = ApiKeyRepository(engine)
         self.imports = ImportRepository(engine)
+        self.loading = BulkLoader(engine)  # imports' chunk writes
         self.configs = ConfigRepository(engine)
         self.tombstones = TombstoneRepository(engine, self.tenants)
         self.events = EventRepository(engine, self.fields, self.event_types, self.configs,
@@ -75,6 +78,7 @@ class Store:
         self.model_store = ModelStore(self.models, artifacts_dir if artifacts_dir is not None
                                       else default_artifacts_dir(engine.url))
         self.changes = ChangeFeed(engine)
+        self.bulk = BulkReads(engine)
         self.jobs = JobRepository(engine)  # background jobs, shared by every worker
 
     @classmethod
@@ -102,6 +106,14 @@ class Store:
             raise StorageError(f"cannot open the database: {exc.orig}",
                                url=engine.url.render_as_string(hide_password=True)) from exc
         return cls(engine, artifacts_dir)
+
+    def ping(self) -> None:
+        """Check that the database answers; StorageError when it does not."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database unreachable: {exc}") from exc
 
     @property
     def backend(self) -> str:
