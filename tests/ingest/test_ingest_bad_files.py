@@ -127,8 +127,8 @@ def test_empty_file_is_a_clear_error_and_changes_nothing(store: Store) -> None:
 def test_quarantine_export_csv_and_jsonl(store: Store, tmp_path: Path) -> None:
     tid = store.tenants.ensure("export")
     result = run_import(store, tid, "events", BAD / "events.csv")
-    n_csv = export_quarantine(store.engine, tid, tmp_path / "q.csv", result.import_id)
-    n_jsonl = export_quarantine(store.engine, tid, tmp_path / "q.jsonl", result.import_id)
+    n_csv = export_quarantine(store, tid, tmp_path / "q.csv", result.import_id)
+    n_jsonl = export_quarantine(store, tid, tmp_path / "q.jsonl", result.import_id)
     assert n_csv == n_jsonl == 7
     with (tmp_path / "q.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

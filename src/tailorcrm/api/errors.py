@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from tailorcrm.errors import TailorCRMError
+from tailorcrm.store.errors import DataError
 
 log = logging.getLogger(__name__)
 

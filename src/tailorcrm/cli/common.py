@@ -25,11 +25,11 @@ import pydantic
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
 from tailorcrm.errors import StorageError, TailorCRMError, ValidationError
 from tailorcrm.settings import Settings
 from tailorcrm.store import Store
+from tailorcrm.store.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
                 for e in exc.errors())
             raise fail(ValidationError(problems)) from exc
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             log.debug("database error", exc_info=True)
             raise fail(StorageError(f"database error: {exc}")) from exc
 

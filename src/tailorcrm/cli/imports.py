@@ -88,7 +88,7 @@ def _import(entity: ImportEntity, file: Path, mapping: str | None, db: str | Non
                 on_progress=lambda done: progress.update(task, completed=done))
         print_report(result.report, result.import_id)
         if quarantine_out is not None:
-            n = export_quarantine(store.engine, tid, quarantine_out, result.import_id)
+            n = export_quarantine(store, tid, quarantine_out, result.import_id)
             console.print(f"{n:,} quarantined problems written to {quarantine_out}")
         if report_json is not None:
             body = {"import_id": result.import_id, **result.report.as_dict()}

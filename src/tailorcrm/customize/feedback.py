@@ -15,13 +15,11 @@ from contextlib import suppress
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from tailorcrm.errors import ConflictError, NotFoundError
 from tailorcrm.schema.event_types import EventType
 from tailorcrm.schema.fields import FieldSpec, FieldType
 from tailorcrm.store import Store
-from tailorcrm.store.tables import Event
 
 ACCEPTED = "action_accepted"
 REJECTED = "action_rejected"
@@ -84,15 +82,11 @@ def record_feedback(store: Store, tid: int, customer_id: str, action: str, accep
 def feedback_stats(store: Store, tid: int, actions: Iterable[str] = ()) -> dict[str, ActionStats]:
     """Accepted and rejected counts per action (every action with feedback, plus ``actions``)."""
     counts: dict[str, list[int]] = {a: [0, 0] for a in actions}
-    # One indexed scan of the feedback events; the action name sits in the JSON attributes,
-    # whose SQL accessors differ between SQLite and PostgreSQL, so it is read in Python.
-    stmt = select(Event.type, Event.attributes).where(
-        Event.tenant_id == tid, Event.type.in_([ACCEPTED, REJECTED]))
-    with store.engine.connect() as conn:
-        for type_, attributes in conn.execute(stmt):
-            name = str((attributes or {}).get(ACTION_FIELD, ""))
-            slot = counts.setdefault(name, [0, 0])
-            slot[0 if type_ == ACCEPTED else 1] += 1
+    # One indexed scan of the feedback events; the action name sits in the JSON attributes.
+    for type_, attributes in store.events.attributes_of_types(tid, [ACCEPTED, REJECTED]):
+        name = str(attributes.get(ACTION_FIELD, ""))
+        slot = counts.setdefault(name, [0, 0])
+        slot[0 if type_ == ACCEPTED else 1] += 1
     return {a: ActionStats(action=a, accepted=c[0], rejected=c[1])
             for a, c in sorted(counts.items())}
 

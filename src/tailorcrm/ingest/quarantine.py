@@ -5,33 +5,28 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
-
-from tailorcrm.store.tables import QuarantineRow
+if TYPE_CHECKING:
+    from tailorcrm.store import Store
 
 COLUMNS = ("import_id", "entity", "row_number", "field", "reason", "raw")
 
 
-def export_quarantine(engine: Engine, tid: int, path: Path, import_id: int | None = None) -> int:
+def export_quarantine(store: Store, tid: int, path: Path,
+                      import_id: int | None = None) -> int:
     """Write quarantined rows to ``path`` (``.jsonl``/``.ndjson``: JSON Lines, else CSV).
 
     Rows come in source order (row number, then field). In CSV the ``raw`` values are one JSON
     text per row. Returns the number of rows written.
     """
-    stmt = select(QuarantineRow.import_id, QuarantineRow.entity, QuarantineRow.row_number,
-                  QuarantineRow.field, QuarantineRow.reason, QuarantineRow.raw).where(
-        QuarantineRow.tenant_id == tid)
-    if import_id is not None:
-        stmt = stmt.where(QuarantineRow.import_id == import_id)
-    stmt = stmt.order_by(QuarantineRow.import_id, QuarantineRow.row_number, QuarantineRow.id)
     as_jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
     count = 0
-    with engine.connect() as conn, path.open("w", encoding="utf-8", newline="") as out:
+    with path.open("w", encoding="utf-8", newline="") as out:
         writer = None if as_jsonl else csv.writer(out)
         if writer is not None:
             writer.writerow(COLUMNS)
-        for row in conn.execute(stmt):
+        for row in store.imports.each_quarantined(tid, import_id):
             record = dict(zip(COLUMNS, row, strict=True))
             if writer is None:
                 out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

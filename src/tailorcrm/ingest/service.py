@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select, update
-
 from tailorcrm.errors import ConfigError
 from tailorcrm.ingest.chunks import Chunk, ProgressFn
 from tailorcrm.ingest.clean import CleanChunk, Cleaner, used_columns
@@ -27,14 +25,8 @@ from tailorcrm.ingest.quality import QualityReport, QualityTracker
 from tailorcrm.ingest.readers import check_not_empty, read_chunks, source_format
 from tailorcrm.schema.fields import FieldSpec
 from tailorcrm.store import Store
-from tailorcrm.store.bulk import (
-    BulkWriter,
-    deferred_event_indexes,
-    ensure_event_indexes,
-    stored_event_bound,
-)
-from tailorcrm.store.engine import checkpoint
-from tailorcrm.store.tables import Customer, ImportRun, Item, utcnow
+from tailorcrm.store.loading import QuarantineBatch
+from tailorcrm.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -86,31 +78,13 @@ def _first_chunk(chunks: Iterator[Chunk], path: Path, mapping: Mapping) -> Itera
     yield from itertools.chain([first], chunks)
 
 
-def _count(store: Store, table: type[Customer] | type[Item], tid: int) -> int:
-    with store.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table).where(
-            table.tenant_id == tid)).scalar_one())
-
-
 def _write(store: Store, tid: int, import_id: int, mapping: Mapping, clean: CleanChunk) -> int:
     """Write one cleaned chunk in one transaction; returns rows inserted or changed."""
-    with store.engine.begin() as conn:
-        writer = BulkWriter(conn)
-        if clean.customers is not None and len(clean.customers):
-            writer.customers(tid, clean.customers, create_only=True)
-        if clean.items is not None and len(clean.items):
-            writer.items(tid, clean.items, create_only=True)
-        if mapping.entity == "events":
-            changed = writer.events(tid, clean.rows)
-        elif mapping.entity == "customers":
-            changed = writer.customers(tid, clean.rows, create_only=False)
-            changed = max(changed, writer.consent(tid, clean.rows))
-        else:
-            changed = writer.items(tid, clean.rows, create_only=False)
-        e = clean.errors
-        if len(e):
-            writer.quarantine(tid, import_id, mapping.entity, e.rows, e.fields, e.reasons, e.raw)
-    return changed
+    e = clean.errors
+    return store.loading.write_chunk(
+        tid, import_id, mapping.entity, clean.rows, customers=clean.customers,
+        items=clean.items, quarantine=QuarantineBatch(e.rows, e.fields, e.reasons, e.raw)
+        if len(e) else None)
 
 
 def _is_bulk_load(store: Store, entity: str, path: Path, first: Chunk | None) -> bool:
@@ -118,7 +92,7 @@ def _is_bulk_load(store: Store, entity: str, path: Path, first: Chunk | None) ->
     if entity != "events" or first is None or not first.bytes_done or not len(first.frame):
         return False
     estimate = path.stat().st_size / first.bytes_done * len(first.frame)
-    return estimate >= BULK_LOAD_ROWS and estimate > stored_event_bound(store.engine)
+    return estimate >= BULK_LOAD_ROWS and estimate > store.loading.stored_event_bound()
 
 
 SUPPRESSED = "customer was erased (suppressed: not imported again)"
@@ -225,23 +199,21 @@ def _run(store: Store, tid: int, import_id: int, entity: str, path: Path, mappin
          cleaner: Cleaner, chunks: Iterator[Chunk], first: Chunk | None,
          started: float) -> ImportResult:
     tracker = QualityTracker(entity, str(path), mapping.name)
-    before = {"customers": _count(store, Customer, tid), "items": _count(store, Item, tid)}
-    if entity == "events" and store.backend == "sqlite":
-        ensure_event_indexes(store.engine)
-    with deferred_event_indexes(store.engine, _is_bulk_load(store, entity, path, first)):
+    before = {"customers": store.customers.count(tid), "items": store.items.count(tid)}
+    if entity == "events":
+        store.loading.prepare_events()
+    with store.loading.deferred_indexes(_is_bulk_load(store, entity, path, first)):
         for chunk in itertools.chain([first] if first else [], chunks):
             _import_chunk(store, tid, import_id, mapping, cleaner, tracker, chunk)
-    tracker.counts["customers_created"] = _count(store, Customer, tid) - before["customers"]
-    tracker.counts["items_created"] = _count(store, Item, tid) - before["items"]
+    tracker.counts["customers_created"] = store.customers.count(tid) - before["customers"]
+    tracker.counts["items_created"] = store.items.count(tid) - before["items"]
     anonymous = mapping.anonymous_id if mapping.missing_customer == "anonymous" else None
     report = tracker.report(time.perf_counter() - started, anonymous)
     c = tracker.counts
-    with store.engine.begin() as conn:
-        conn.execute(update(ImportRun).where(ImportRun.id == import_id).values(
-            finished_at=utcnow(), rows_read=c["rows_read"], rows_loaded=c["rows_loaded"],
-            rows_rejected=c["rows_rejected"], rows_duplicate=c["rows_duplicate"],
-            report={"status": "succeeded", **report.as_dict()}))
-    checkpoint(store.engine)
+    store.imports.finish(tid, import_id, rows_read=c["rows_read"], rows_loaded=c["rows_loaded"],
+                         rows_rejected=c["rows_rejected"], rows_duplicate=c["rows_duplicate"],
+                         report=report.as_dict())
+    store.loading.checkpoint()
     log.info("import %d: %d read, %d loaded, %d duplicate, %d rejected in %.1f s", import_id,
              c["rows_read"], c["rows_loaded"], c["rows_duplicate"], c["rows_rejected"],
              report.seconds)

@@ -73,18 +73,8 @@ def stored_segments(store: Store, tid: int, name: str) -> pd.Series:
 def item_catalog(store: Store, tid: int) -> tuple[set[str], set[str]]:
     """The tenant's item ids (item table and events) and item categories, for checking a
     need's item lists without loading the whole data set."""
-    from sqlalchemy import select
-
-    from tailorcrm.store.loader import read_items
-    from tailorcrm.store.tables import Event
-
-    with store.engine.connect() as conn:
-        items = read_items(conn, tid, [])
-        seen = conn.execute(select(Event.item_id).where(Event.tenant_id == tid)
-                            .distinct()).scalars().all()
-    ids = {str(i) for i in items.index} | {str(i) for i in seen if i is not None}
-    cats = {str(c) for cs in items["categories"] for c in cs}
-    return ids, cats
+    ids, cats = store.items.catalog(tid)
+    return ids | store.events.item_ids(tid), cats
 
 
 def tenant_needs(store: Store, tid: int) -> list[AnyNeed]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +236,25 @@ class EventRepository(Repository):
                 idempotency_key=r["idempotency_key"], customer_id=r["customer_id"],
                 item_id=r["item_id"], type=r["type"], value=r["value"],
                 ts=as_utc(r["ts"]), attributes=r["attributes"] or {}) for r in rows]
+
+    def item_ids(self, tid: int) -> set[str]:
+        """The distinct item ids the tenant's events name."""
+        with self._engine.connect() as conn:
+            seen = conn.execute(select(Event.item_id).where(Event.tenant_id == tid)
+                                .distinct()).scalars().all()
+        return {str(i) for i in seen if i is not None}
+
+    def attributes_of_types(self, tid: int,
+                            types: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(type, attributes)`` of every event of the given types, in one indexed scan.
+
+        JSON accessors differ between SQLite and PostgreSQL, so attributes are read whole.
+        """
+        stmt = select(Event.type, Event.attributes).where(
+            Event.tenant_id == tid, Event.type.in_(list(types)))
+        with self._engine.connect() as conn:
+            for type_, attributes in conn.execute(stmt):
+                yield str(type_), dict(attributes or {})
 
     def count(self, tid: int) -> int:
         """How many events the tenant has."""

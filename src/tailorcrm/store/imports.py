@@ -9,7 +9,7 @@ import json
 import math
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,21 @@ class ImportRepository(Repository):
             return [QuarantineRecord(import_id=r.import_id, entity=r.entity,
                                      row_number=r.row_number, field=r.field, reason=r.reason,
                                      raw=r.raw or {}) for r in conn.execute(stmt)]
+
+    def each_quarantined(self, tid: int, import_id: int | None = None
+                         ) -> Iterator[tuple[int, str, int, str, str, Any]]:
+        """``(import_id, entity, row_number, field, reason, raw)`` of quarantined rows (of
+        one import, or all), streamed in source order (for exports of any size)."""
+        stmt = select(QuarantineRow.import_id, QuarantineRow.entity, QuarantineRow.row_number,
+                      QuarantineRow.field, QuarantineRow.reason, QuarantineRow.raw).where(
+            QuarantineRow.tenant_id == tid)
+        if import_id is not None:
+            stmt = stmt.where(QuarantineRow.import_id == import_id)
+        stmt = stmt.order_by(QuarantineRow.import_id, QuarantineRow.row_number, QuarantineRow.id)
+        with self._engine.connect() as conn:
+            for r in conn.execution_options(yield_per=5_000).execute(stmt):
+                yield (int(r.import_id), str(r.entity), int(r.row_number), str(r.field),
+                       str(r.reason), r.raw)
 
     def export_quarantine(self, tid: int, path: Path, import_id: int | None = None) -> int:
         """Write quarantined rows to ``path`` (``.csv`` or ``.jsonl``); returns the row count."""

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+
 from tailorcrm.schema.fields import FieldSpec, FieldType, coerce_value, is_missing
 from tailorcrm.store.entity import EntityRepository
 from tailorcrm.store.indexes import TABLES
@@ -51,3 +53,13 @@ class ItemRepository(EntityRepository[ItemRecord]):
             except ValueError as exc:
                 errors.add(row, row_id, "available", str(exc))
         return out
+
+    def catalog(self, tid: int) -> tuple[set[str], set[str]]:
+        """The tenant's item ids and the categories they carry (no attributes read)."""
+        table = self.table
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(table.c.item_id, table.c.categories).where(
+                table.c.tenant_id == tid)).all()
+        ids = {str(r.item_id) for r in rows}
+        cats = {str(c) for r in rows if isinstance(r.categories, list) for c in r.categories}
+        return ids, cats

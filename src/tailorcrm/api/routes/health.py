@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from tailorcrm.api.deps import CacheDep, StoreDep
 from tailorcrm.api.errors import error_body
+from tailorcrm.errors import StorageError
 
 router = APIRouter(tags=["health"])
 
@@ -32,11 +31,9 @@ def readyz(store: StoreDep, cache: CacheDep) -> Any:
     and names those tenants under ``degraded``.
     """
     try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        return JSONResponse(error_body("storage_error", f"database unreachable: {exc}"),
-                            status_code=503)
+        store.ping()
+    except StorageError as exc:
+        return JSONResponse(error_body("storage_error", exc.message), status_code=503)
     failures = cache.failures
     if not cache.healthy:
         return JSONResponse(error_body("storage_error", "every model load failed",
