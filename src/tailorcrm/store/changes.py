@@ -15,20 +15,23 @@ from sqlalchemy import func, select
 
 from tailorcrm.schema.time_window import latest_event_time
 from tailorcrm.store.base import Repository, as_utc
-from tailorcrm.store.tables import Customer, CustomerTombstone, Event
+from tailorcrm.store.tables import Customer, CustomerTombstone, Event, RecommendationList
 
 
 @dataclass(frozen=True)
 class Mark:
-    """Where a tenant's data stood: newest event row, newest customer update, newest erasure.
+    """Where a tenant's data stood: newest event row, newest customer update, newest erasure,
+    newest precomputed list.
 
-    ``event_id`` is the highest event row id of the whole database (one primary-key read):
-    rows are numbered in insertion order, so every event stored later has a higher id.
+    ``event_id`` and ``list_id`` are the highest row ids of the whole database (one
+    primary-key read each): rows are numbered in insertion order, so every event stored later
+    has a higher id, and every replacement of precomputed lists moves ``list_id``.
     """
 
     event_id: int = 0
     customer_updated: dt.datetime | None = None
     tombstone_id: int = 0
+    list_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,15 @@ class ChangeFeed(Repository):
     """Cheap marks of a tenant's data and the rows that changed after one."""
 
     def mark(self, tid: int) -> Mark:
-        """The current :class:`Mark` of tenant ``tid`` (three indexed reads)."""
+        """The current :class:`Mark` of tenant ``tid`` (four indexed reads)."""
         with self._engine.connect() as conn:
             event_id = conn.execute(select(func.max(Event.id))).scalar_one_or_none()
+            list_id = conn.execute(select(func.max(RecommendationList.id))).scalar_one_or_none()
             updated = conn.execute(select(func.max(Customer.updated_at)).where(
                 Customer.tenant_id == tid)).scalar_one_or_none()
             tomb = conn.execute(select(func.max(CustomerTombstone.id)).where(
                 CustomerTombstone.tenant_id == tid)).scalar_one_or_none()
-        return Mark(int(event_id or 0), as_utc(updated), int(tomb or 0))
+        return Mark(int(event_id or 0), as_utc(updated), int(tomb or 0), int(list_id or 0))
 
     def events_since(self, tid: int, *, after_id: int | None = None,
                      after_ts: dt.datetime | None = None, customer_id: str | None = None,

@@ -149,6 +149,7 @@ class Event(Base):
         Index("ix_events_tenant_customer_ts", "tenant_id", "customer_id", "ts"),
         Index("ix_events_tenant_item", "tenant_id", "item_id"),
         Index("ix_events_tenant_ts", "tenant_id", "ts"),
+        {"sqlite_autoincrement": True},  # ids never reused: the change feed reads "id > last"
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -256,7 +257,8 @@ class RecommendationList(Base):
     """A precomputed top-N list, stamped with the model version and the config hash it used."""
 
     __tablename__ = "recommendation_lists"
-    __table_args__ = (UniqueConstraint("tenant_id", "strategy", "customer_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "strategy", "customer_id"),
+                      {"sqlite_autoincrement": True})  # a replacement always moves max(id)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     strategy: Mapped[str] = mapped_column(String(128))
