@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 from customize_planted import CATEGORIES, planted_dataset
 
-from tailorcrm.customize.context import item_views
-from tailorcrm.customize.pipeline import (
-    StrategyResult,
-    StrategyScorer,
-    diversify,
-    recommend_with_strategy,
-    strategy_ranker,
-)
+from tailorcrm.customize.pipeline import Pipeline, StrategyResult, diversify
 from tailorcrm.customize.rule_engine import Candidate
 from tailorcrm.customize.rules import BoostRule, FilterRule, RuleSet
 from tailorcrm.customize.strategies import Diversity, Strategy, strategy_to_recommender
+from tailorcrm.customize.strategy_scorer import StrategyScorer
 from tailorcrm.data.dataset import Dataset
 
 
@@ -39,24 +33,28 @@ def bought(data: Dataset, customer_id: str) -> set[str]:
                       "item_id"])
 
 
+def pipeline(data: Dataset, s: Strategy, model: object | None = None) -> Pipeline:
+    fitted = model if model is not None else strategy_to_recommender(s).fit(data)
+    return Pipeline.build(s, fitted, data)  # type: ignore[arg-type]
+
+
 def serve(data: Dataset, s: Strategy, customer_id: str, **kw: object) -> StrategyResult:
-    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
-    return recommend_with_strategy(ranker, s, customer_id, **kw)  # type: ignore[arg-type]
+    return pipeline(data, s).recommend(customer_id, **kw)  # type: ignore[arg-type]
 
 
 def test_exclusions_come_from_the_strategy(data: Dataset) -> None:
     s = strategy(models=[{"kind": "popularity"}], count=12)
     model = strategy_to_recommender(s).fit(data)
-    excluded = strategy_ranker(s, model, data).excluded("c0")
+    excluded = pipeline(data, s, model).ranker.excluded("c0")
     assert {data.item_vocab.id(int(i)) for i in np.flatnonzero(excluded)} == \
         bought(data, "c0") | {"i5", "i1"}
     loose = strategy(models=[{"kind": "popularity"}], count=12, exclusions={
         "bought": False, "unavailable": False, "rejected": False})
-    assert not strategy_ranker(loose, model, data).excluded("c0").any()
+    assert not pipeline(data, loose, model).ranker.excluded("c0").any()
     again = strategy(models=[{"kind": "popularity"}], count=12,
                      exclusions={"repurchasable_categories": ["A"]})
     assert {data.item_vocab.id(int(i)) for i in np.flatnonzero(
-        strategy_ranker(again, model, data).excluded("c0"))} == {"i1", "i5"}
+        pipeline(data, again, model).ranker.excluded("c0"))} == {"i1", "i5"}
     ids = [c.item_id for c in serve(data, loose, "c0").items]
     assert {"i1", "i5"} <= set(ids)
 
@@ -79,16 +77,16 @@ def test_rules_filter_and_boost_change_the_list(data: Dataset) -> None:
                     boosters=(BoostRule(name="acme", when="item.brand == 'acme'",
                                         factor=100.0),))
     s = strategy(rules=rules.model_dump())
-    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
-    poor = recommend_with_strategy(ranker, s, "c0")  # budget 60: only i0..i5
+    served = pipeline(data, s)
+    poor = served.recommend("c0")  # budget 60: only i0..i5
     assert all(int(c.item_id[1:]) <= 5 for c in poor.items)
     assert poor.rule_stats.of("budget").excluded > 0
     # A per-request override replaces the stored rules.
-    loose = recommend_with_strategy(ranker, s, "c0", rules=RuleSet())
+    loose = served.recommend("c0", rules=RuleSet())
     assert any(int(c.item_id[1:]) > 5 for c in loose.items)
 
-    plain = recommend_with_strategy(ranker, s, "c1", rules=RuleSet())
-    boosted = recommend_with_strategy(ranker, s, "c1")
+    plain = served.recommend("c1", rules=RuleSet())
+    boosted = served.recommend("c1")
     acme_rank = [sum(int(c.item_id[1:]) % 2 for c in r.items[:3]) for r in (plain, boosted)]
     assert acme_rank[1] >= acme_rank[0]
     top = boosted.items[0]
@@ -99,9 +97,9 @@ def test_rules_filter_and_boost_change_the_list(data: Dataset) -> None:
 
 def test_diversity_cap_holds(data: Dataset) -> None:
     s = strategy(models=[{"kind": "popularity"}], diversity={"max_per_group": 1}, count=6)
-    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
+    served = pipeline(data, s)
     for customer_id in ("c0", "c1", "new-customer"):
-        result = recommend_with_strategy(ranker, s, customer_id)
+        result = served.recommend(customer_id)
         cats = [CATEGORIES[int(c.item_id[1:])] for c in result.items]
         assert len(cats) == len(set(cats)) >= 2  # one per category, never two
 
@@ -133,10 +131,9 @@ def test_scorer_gives_the_evaluation_engine_the_served_lists(data: Dataset) -> N
     customers = np.arange(6)
     seen = data.interaction_matrix(weighting="count")
     lists = top_k(scorer, customers, seen, k=4)
-    views = item_views(data.items)
     for row, cidx in enumerate(customers):
         cid = data.customer_vocab.id(int(cidx))
-        served = recommend_with_strategy(scorer.ranker_, s, cid, items=views)
+        served = scorer.pipeline_.recommend(cid)
         assert [data.item_vocab.id(int(i)) for i in lists[row] if i >= 0] == [
             c.item_id for c in served.items]
 
@@ -148,21 +145,20 @@ def test_consent_denied_and_live_rejection(data: Dataset) -> None:
     customers.loc["c2", "consent_personalization"] = "denied"
     denied = Dataset.from_events(data.events, customers=customers, items=data.items)
     s = strategy(fallback=[{"kind": "popularity"}])
-    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(denied), denied)
-    result = recommend_with_strategy(ranker, s, "c2")
+    result = pipeline(denied, s).recommend("c2")
     assert result.source == "popularity (personalization off)"
     assert all(r.kind == "popular" for c in result.items for r in c.reasons)
 
-    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
-    first = recommend_with_strategy(ranker, s, "c4").items[0].item_id
-    ranker.add_events(pd.DataFrame([{"customer_id": "c4", "item_id": first, "type": "reject",
+    served = pipeline(data, s)
+    first = served.recommend("c4").items[0].item_id
+    served.ranker.add_events(pd.DataFrame([{"customer_id": "c4", "item_id": first, "type": "reject",
                                      "ts": pd.Timestamp("2024-06-01", tz="UTC")}]))
-    assert first not in [c.item_id for c in recommend_with_strategy(ranker, s, "c4").items]
+    assert first not in [c.item_id for c in served.recommend("c4").items]
 
 
 def test_offline_evaluation_of_a_strategy(data: Dataset, sqlite_url: str) -> None:
-    from tailorcrm.customize.pipeline import stored_strategy_scorer
     from tailorcrm.customize.strategies import save_strategy
+    from tailorcrm.customize.strategy_scorer import stored_strategy_scorer
     from tailorcrm.evaluation.runner import EvaluationConfig, evaluate
     from tailorcrm.store import Store
 

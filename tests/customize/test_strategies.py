@@ -52,8 +52,8 @@ def test_named_rules_round_trip_too() -> None:
 def test_schema_is_strict() -> None:
     with pytest.raises(ValidationError):
         Strategy.model_validate({**HOMEPAGE, "extra_key": 1})
-    with pytest.raises(ValidationError):
-        Strategy.model_validate({**HOMEPAGE, "models": []})
+    # no models: the strategy serves the tenant's trained recommender
+    assert Strategy.model_validate({**HOMEPAGE, "models": []}).uses_tenant_model
     with pytest.raises(ValidationError):
         Strategy.model_validate({**HOMEPAGE, "diversity": {"max_per_group": 0}})
     with pytest.raises(ValidationError):
@@ -114,16 +114,15 @@ def test_stored_and_versioned_with_named_rules(database_url: str) -> None:
 def test_templates_round_trip_and_serve(name: str) -> None:
     from customize_planted import planted_dataset
 
-    from tailorcrm.customize.pipeline import recommend_with_strategy, strategy_ranker
+    from tailorcrm.customize.pipeline import Pipeline
     from tailorcrm.customize.templates import template
 
     strategy = template(name)
     assert Strategy.from_text(strategy.to_text("toml"), "toml") == strategy
     data = planted_dataset()
-    ranker = strategy_ranker(strategy, strategy_to_recommender(strategy).fit(data), data)
+    pipeline = Pipeline.build(strategy, strategy_to_recommender(strategy).fit(data), data)
     context = {"basket_categories": ["A"]} if name == "cross-sell" else {}
-    result = recommend_with_strategy(ranker, strategy, "c2", context=context,
-                                     needs={"upgrade": 0.5})
+    result = pipeline.recommend("c2", extra={"context": context, "needs": {"upgrade": 0.5}})
     assert 0 < len(result.items) <= strategy.count
     assert result.rule_stats.errors == 0
     if name == "cross-sell":  # the basket's category is left out

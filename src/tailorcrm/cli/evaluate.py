@@ -20,7 +20,8 @@ from tailorcrm.cli.common import (
 )
 from tailorcrm.errors import ConfigError
 from tailorcrm.evaluation.loaders import InteractionFormat, read_interactions
-from tailorcrm.evaluation.runner import EvaluationConfig, ModelSpec, evaluate
+from tailorcrm.evaluation.runner import DEFAULT_MODEL, EvaluationConfig, evaluate
+from tailorcrm.recommend.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,14 @@ def evaluate_command(
     tenant: TenantOption = None,
 ) -> None:
     """Split the events, fit every model on train, and score top-k lists on test."""
+    names = [name for name in (m.strip() for m in models.split(",")) if name]
     config = EvaluationConfig.model_validate({
         "protocol": protocol, "ratio": ratio, "seed": seed, "k": k,
-        "holdout_weeks": holdout_weeks, "include_default": default,
-        "models": {name: ModelSpec(kind=name)
-                   for name in (m.strip() for m in models.split(",")) if name},
+        "holdout_weeks": holdout_weeks, "include_default": default or DEFAULT_MODEL in names,
+        "models": {name: ModelSpec(kind=name) for name in names if name != DEFAULT_MODEL},
     })
     if interactions is None or strategy:
-        from tailorcrm.customize.pipeline import stored_strategy_scorer
+        from tailorcrm.customize.strategy_scorer import stored_strategy_scorer
 
         with open_tenant(db, tenant) as (store, tid):
             scorers = {f"strategy:{name}": stored_strategy_scorer(store, tid, name)

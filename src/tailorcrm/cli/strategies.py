@@ -110,7 +110,7 @@ def recommend(
 
     For trying a strategy on small tenants; serving reads precomputed lists instead.
     """
-    from tailorcrm.customize.pipeline import recommend_with_strategy, strategy_ranker
+    from tailorcrm.customize.pipeline import Pipeline
 
     request = parse_text(context, "json", source="--context")
     override = validate_ruleset(read_file(rules_file)) if rules_file is not None else None
@@ -121,9 +121,14 @@ def recommend(
         data = store.load_dataset(tid)
         segments = store.segments.of_customer(tid, customer)
         needs = {k: r.score for k, r in store.need_scores.for_customer(tid, customer).items()}
-    ranker = strategy_ranker(s, strategy_to_recommender(s).fit(data), data)
-    result = recommend_with_strategy(ranker, s, customer, n=n, rules=rules,
-                                     context=request, segments=segments, needs=needs)
+    if s.uses_tenant_model:
+        from tailorcrm.recommend.default import default_recommender
+
+        model = default_recommender().fit(data)
+    else:
+        model = strategy_to_recommender(s).fit(data)
+    result = Pipeline.build(s, model, data, rules=rules).recommend(
+        customer, n, extra={"segments": segments, "needs": needs, "context": request})
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

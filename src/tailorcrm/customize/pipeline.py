@@ -1,37 +1,45 @@
-"""Serving a strategy for one customer: scores → exclusions → rules → diversity → top-N, reasons.
+"""One recommendation pipeline for every strategy, in batch and online.
 
-Scores, exclusions, consent and reason labels come from the recommend package's
-:class:`~tailorcrm.recommend.ranking.Ranker`; rules and the diversity re-ranker are plain
-functions over candidates, composed by :func:`recommend_with_strategy` (the re-ranker wraps
-nothing and inherits nothing, it only re-orders a list).
-:class:`StrategyScorer` exposes the whole pipeline with the ``fit`` / ``score_many`` API the
-evaluation engine calls, so ``tailorcrm evaluate --strategy NAME`` measures what customers see.
+candidates → scoring (blend, fallback for cold customers) → exclusions (bought unless
+repurchasable, rejected, unavailable) → consent → rules → diversity → top-N → reasons.
+
+Scoring, exclusions, consent, fold-in of live events and reason labels are the recommend
+package's :class:`~tailorcrm.recommend.ranking.Ranker`; rules and the diversity cap are plain
+functions over candidates. :class:`Pipeline` composes them once, for a strategy: the shipped
+``default`` (the tenant's chosen model, as trained) and every named strategy go through the
+same object. :meth:`Pipeline.recommend` serves one customer (online, with fold-in);
+:meth:`Pipeline.recommend_many` gives the same lists for many at once (precompute: one score
+matrix, one top-k and reasons from arrays per batch).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from tailorcrm.customize.context import ItemView, item_views, rule_context
+from tailorcrm.customize.diversity import diversify
 from tailorcrm.customize.rule_engine import Candidate, RuleStats, apply_rules
 from tailorcrm.customize.rules import RuleSet
-from tailorcrm.customize.strategies import Diversity, Strategy
+from tailorcrm.customize.strategies import Strategy
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.recommend.base import Recommender
 from tailorcrm.recommend.fallback import FallbackChain
 from tailorcrm.recommend.ranking import Ranker, RankingConfig
 from tailorcrm.recommend.reasons import Reason
-from tailorcrm.store import Store
+from tailorcrm.recommend.topn import top_k
+
+__all__ = ["Pipeline", "StrategyResult", "diversify", "strategy_ranking"]
 
 log = logging.getLogger(__name__)
 
 _BASE = "__model__"  # placeholder reason carrying the model's share through the rules
+#: Per-customer extras the rules read: ``segments``, ``needs``, ``context``.
+ContextOf = Callable[[str], Mapping[str, Any]]
 
 
 @dataclass
@@ -44,192 +52,224 @@ class StrategyResult:
     source: str | None = None
     rule_stats: RuleStats = field(default_factory=RuleStats)
 
+    def item_dicts(self) -> list[dict[str, Any]]:
+        """The items as the store's lists and the API carry them."""
+        return [{"item_id": c.item_id, "score": round(float(c.score), 6),
+                 "reasons": [r.to_dict() for r in c.reasons]} for c in self.items]
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (what the store's recommendation lists and the API carry)."""
+        """JSON-ready form."""
         return {"strategy": self.strategy, "customer_id": self.customer_id,
                 "source": self.source, "rule_errors": self.rule_stats.errors,
-                "items": [{"item_id": c.item_id, "score": round(float(c.score), 6),
-                           "reasons": [r.to_dict() for r in c.reasons]} for c in self.items]}
+                "items": self.item_dicts()}
 
 
-def strategy_ranker(strategy: Strategy, model: Recommender, data: Dataset) -> Ranker:
-    """The recommend package's :class:`~tailorcrm.recommend.ranking.Ranker` for a strategy.
+def strategy_ranking(strategy: Strategy, chosen: RankingConfig | None = None) -> RankingConfig:
+    """The ranking config a strategy serves with.
 
-    It owns exclusions (bought unless repurchasable, unavailable, rejected), consent (a
-    customer who denied personalization gets non-personalized scores) and live feedback
-    (:meth:`Ranker.add_events`). Its consent fallback is the strategy's last fallback model
-    when ``model`` is a fitted fallback chain (popularity, fitted here otherwise).
+    ``chosen`` is the config the tenant's model was chosen with (its repeat policy and
+    "not personalized" label). A strategy on the tenant's model (no ``models`` of its own)
+    takes the choice's repeat policy unless its ``exclusions.bought`` says otherwise; a
+    strategy with models of its own excludes bought items unless it says otherwise.
     """
+    base = chosen or RankingConfig()
+    if strategy.is_shipped_default:
+        return base
     ex = strategy.exclusions
-    config = RankingConfig(
-        n=strategy.count, exclude_bought=ex.bought, bought_types=ex.bought_types,
-        repurchasable_categories=ex.repurchasable_categories,
-        exclude_unavailable=ex.unavailable, reject_types=ex.rejected_types if ex.rejected
-        else ())
+    tenant_model = not strategy.models
+    bought = ex.bought if ex.bought is not None else (base.exclude_bought if tenant_model
+                                                      else True)
+    return RankingConfig(
+        n=strategy.count, exclude_bought=bought, bought_types=ex.bought_types,
+        repurchasable_categories=ex.repurchasable_categories or (
+            base.repurchasable_categories if tenant_model else ()),
+        exclude_unavailable=ex.unavailable,
+        reject_types=ex.rejected_types if ex.rejected else (), max_reasons=base.max_reasons,
+        personalized=base.personalized if tenant_model else True)
+
+
+def _consent_fallback(model: Recommender) -> Recommender | None:
+    """A fitted fallback chain's last model (what consent-denied customers get)."""
     chain = getattr(model, "models", None)
-    fallback = chain[-1] if isinstance(model, FallbackChain) and chain and len(chain) > 1 \
-        and chain[-1].is_fitted else None
-    return Ranker(model=model, data=data, config=config, fallback=fallback)
+    if isinstance(model, FallbackChain) and chain and len(chain) > 1 and chain[-1].is_fitted:
+        return chain[-1]
+    return None
 
 
-def diversify(candidates: list[Candidate], items: Mapping[str, Mapping[str, Any]],
-              diversity: Diversity, n: int) -> list[Candidate]:
-    """The best ``n`` candidates with at most ``max_per_group`` per value of the field.
+@dataclass
+class Pipeline:
+    """A strategy's list for any customer, online or in batch, with the same result.
 
-    Greedy in score order (the usual cap re-ranker); a list-valued field (``categories``)
-    counts towards each of its values. Items without the field are never capped. The list
-    may come back shorter than ``n`` when the cap leaves too few items.
-    """
-    cap = diversity.max_per_group
-    if cap is None:
-        return candidates[:n]
-    counts: dict[str, int] = {}
-    out: list[Candidate] = []
-    for cand in candidates:
-        value = (items.get(cand.item_id) or {}).get(diversity.field)
-        groups = [str(v) for v in value] if isinstance(value, list | tuple) else (
-            [] if value is None else [str(value)])
-        if any(counts.get(g, 0) >= cap for g in groups):
-            continue
-        for g in groups:
-            counts[g] = counts.get(g, 0) + 1
-        out.append(cand)
-        if len(out) == n:
-            break
-    return out
-
-
-def _source(ranker: Ranker, used: Recommender, customer_id: str) -> str:
-    if used is ranker.fallback and not ranker.personalized(customer_id):
-        return f"{used.name} (personalization off)"
-    if isinstance(used, FallbackChain):
-        return used.answering_model(ranker.data.customer_vocab.index_of(customer_id)) or ""
-    return used.name
-
-
-def recommend_with_strategy(
-    ranker: Ranker, strategy: Strategy, customer_id: str, *, n: int | None = None,
-    rules: RuleSet | None = None, context: Mapping[str, Any] | None = None,
-    segments: Mapping[str, str] | None = None, needs: Mapping[str, float] | None = None,
-    items: Mapping[str, ItemView] | None = None, explain: bool = True,
-    scores: np.ndarray | None = None,
-) -> StrategyResult:
-    """Recommend for one customer: scores → exclusions → rules → diversity → top-N.
-
-    Parameters
-    ----------
-    ranker:
-        :func:`strategy_ranker` of the strategy with its fitted model
-        (:func:`~tailorcrm.customize.strategies.strategy_to_recommender`).
-    rules:
-        The resolved rules (:func:`~tailorcrm.customize.strategies.resolve_rules`, or a
-        per-request override); the strategy's inline rules when None.
-    context, segments, needs:
-        What the rules see besides the item and the customer's fields.
-    items:
-        Pre-built item views (:func:`~tailorcrm.customize.context.item_views`) to reuse
-        across calls; built for the candidate pool otherwise.
-    explain:
-        Attach the model's labelled reasons and the answering model's name (costs one
-        explain per item and, for a fallback chain, one more scoring).
-    scores:
-        This customer's all-item scores from ``ranker.model`` when a batch path computed
-        them already (personalized customers only); the ranker scores otherwise.
-    """
-    data = ranker.data
-    count = n or strategy.count
-    ruleset = rules if rules is not None else (
-        strategy.rules if isinstance(strategy.rules, RuleSet) else RuleSet())
-    if scores is None:
-        scores, used = ranker.scores(str(customer_id))
-    else:
-        used = ranker.model
-    scores = np.where(ranker.excluded(str(customer_id)), np.nan, scores)
-    finite = np.flatnonzero(np.isfinite(scores))
-    order = finite[np.lexsort((finite, -scores[finite]))][:max(strategy.pool, count)]
-    ids = [str(i) for i in np.asarray(data.item_vocab.ids)[order]]
-    if items is None:
-        items = item_views(data.items.loc[data.items.index.intersection(pd.Index(ids))])
-    base = (Reason("model", _BASE, 1.0, _BASE),)
-    pool = [Candidate(i, float(scores[j]), base) for i, j in zip(ids, order, strict=True)]
-    stats = RuleStats()
-    ctx = rule_context(data, customer_id, segments=segments, needs=needs, context=context)
-    final = diversify(apply_rules(pool, items, ctx, ruleset, stats=stats), items,
-                      strategy.diversity, count)
-    explanations = ranker.reasons_for(used, str(customer_id), data.item_vocab.index(
-        [c.item_id for c in final])) if explain and final else [[] for _ in final]
-    out = []
-    for cand, explained in zip(final, explanations, strict=True):
-        share = next((r.weight for r in cand.reasons if r.label == _BASE), 1.0)
-        by_rules = [r for r in cand.reasons if r.label != _BASE]
-        scaled = [Reason(r.kind, r.label, r.weight * share, r.ref) for r in explained]
-        out.append(Candidate(cand.item_id, cand.score, (*scaled, *by_rules)))
-    source = _source(ranker, used, str(customer_id)) if explain else None
-    return StrategyResult(strategy.name, str(customer_id), out, source, stats)
-
-
-class StrategyScorer:
-    """A strategy with the ``fit`` / ``score_many`` API of the evaluation engine.
-
-    ``score_many`` runs the full pipeline per customer and encodes the final list as scores
-    (``len(list) - rank`` for listed items, NaN elsewhere), so a top-k taken from them is
-    exactly what the strategy would show. ``context_of`` may supply each customer's
-    segments / needs / request context for the rules. With ``exclude_seen`` (default)
-    every item in a customer's training history is excluded before rules and diversity, as
-    the evaluation protocol removes seen items from every list (otherwise a cap could spend
-    its slots on items the protocol then drops).
+    Build it with :meth:`build`; ``ranker`` owns scoring, exclusions, consent, live events and
+    reason labels; ``rules`` are the strategy's resolved rules.
     """
 
-    def __init__(self, strategy: Strategy, *, rules: RuleSet | None = None,
-                 context_of: Callable[[str], dict[str, Any]] | None = None,
-                 exclude_seen: bool = True) -> None:
-        from tailorcrm.customize.strategies import strategy_to_recommender
+    strategy: Strategy
+    ranker: Ranker
+    rules: RuleSet = field(default_factory=RuleSet)
+    _items: dict[str, ItemView] | None = field(default=None, init=False, repr=False)
 
-        self.strategy = strategy
-        self.rules = rules
-        self.context_of = context_of
-        self.exclude_seen = exclude_seen
-        self.model = strategy_to_recommender(strategy)
+    @classmethod
+    def build(cls, strategy: Strategy, model: Recommender, data: Dataset, *,
+              rules: RuleSet | None = None, chosen: RankingConfig | None = None,
+              ranker: Ranker | None = None) -> Pipeline:
+        """The pipeline of ``strategy`` over a fitted ``model``.
 
-    def fit(self, data: Dataset) -> Self:
-        self.model.fit(data)
-        self.data_ = data
-        served = self.strategy
-        if self.exclude_seen:
-            seen = served.exclusions.model_copy(update={
-                "bought": True, "repurchasable_categories": (),
-                "bought_types": tuple(sorted(map(str, data.events["type"].unique())))})
-            served = served.model_copy(update={"exclusions": seen})
-        self.ranker_ = strategy_ranker(served, self.model, data)
-        self.items_ = item_views(data.items)
-        self.item_index_ = {str(i): k for k, i in enumerate(data.item_vocab.ids)}
+        ``rules``: resolved rules (the strategy's inline ones when None). ``chosen``: the
+        ranking config the tenant's model was chosen with. ``ranker``: reuse one whose
+        config already equals the strategy's (it shares live events).
+        """
+        config = strategy_ranking(strategy, chosen)
+        if ranker is None or ranker.config != config or ranker.model is not model:
+            ranker = Ranker(model=model, data=data, config=config,
+                            fallback=_consent_fallback(model))
+        resolved = rules if rules is not None else (
+            strategy.rules if isinstance(strategy.rules, RuleSet) else RuleSet())
+        return cls(strategy=strategy, ranker=ranker, rules=resolved)
+
+    # -- shared steps ---------------------------------------------------------------------
+    @property
+    def data(self) -> Dataset:
+        """The data the model was fitted on."""
+        return self.ranker.data
+
+    @property
+    def plain(self) -> bool:
+        """True when nothing re-ranks after scoring (no rules, no diversity cap)."""
+        return not (self.rules.filters or self.rules.boosters) and \
+            self.strategy.diversity.max_per_group is None
+
+    @property
+    def items(self) -> dict[str, ItemView]:
+        """What rules and the diversity cap read of each item, built once."""
+        if self._items is None:
+            self._items = item_views(self.data.items)
+        return self._items
+
+    def prepare(self) -> Pipeline:
+        """Build what requests would otherwise build lazily (verb table, item views)."""
+        self.ranker.prepare()
+        if not self.plain:
+            _ = self.items
         return self
 
-    def score_many(self, customer_idx: np.ndarray,
-                   item_idx: np.ndarray | None = None) -> np.ndarray:
-        data = self.data_
-        idx = np.asarray(customer_idx, dtype=np.int64).ravel()
-        out = np.full((len(idx), len(data.item_vocab)), np.nan)
-        batch = self.model.score_many(idx)  # one batched scoring; the ranker covers the rest
-        for row, cidx in enumerate(idx):
-            cid = data.customer_vocab.id(int(cidx)) if cidx >= 0 else ""
-            direct = batch[row] if cidx >= 0 and self.ranker_.personalized(cid) and not \
-                np.all(np.isnan(batch[row])) else None
-            extra = self.context_of(cid) if self.context_of is not None else {}
-            result = recommend_with_strategy(
-                self.ranker_, self.strategy, cid, n=self.strategy.pool, rules=self.rules,
-                items=self.items_, explain=False, scores=direct, **extra)
-            for rank, cand in enumerate(result.items):
-                out[row, self.item_index_[cand.item_id]] = len(result.items) - rank
-        if item_idx is None:
-            return out
-        return out[:, np.asarray(item_idx, dtype=np.int64)]
+    def _count(self, n: int | None) -> int:
+        return n or (self.ranker.config.n if self.strategy.is_shipped_default
+                     else self.strategy.count)
 
+    def _pool(self, n: int, rules: RuleSet | None = None) -> int:
+        return n if self.plain and rules is None else max(self.strategy.pool, n)
 
-def stored_strategy_scorer(store: Store, tid: int, name: str,
-                           version: int | None = None) -> StrategyScorer:
-    """The scorer of a stored strategy, its named rules resolved (for ``evaluate --strategy``)."""
-    from tailorcrm.customize.strategies import load_strategy, resolve_rules
+    def _finish(self, customer_id: str, scores: np.ndarray, order: np.ndarray, n: int,
+                extra: Mapping[str, Any] | None, rules: RuleSet | None
+                ) -> tuple[list[Candidate], RuleStats]:
+        """Rules, diversity and the cut for one customer's ranked pool ``order``."""
+        ids = self.ranker.item_ids_of(order)
+        base = (Reason("model", _BASE, 1.0, _BASE),)
+        pool = [Candidate(i, float(scores[j]), base) for i, j in zip(ids, order, strict=True)]
+        stats = RuleStats()
+        ruleset = rules if rules is not None else self.rules
+        if self.plain and rules is None:
+            return pool[:n], stats
+        extra = extra or {}
+        ctx = rule_context(self.data, customer_id, segments=extra.get("segments"),
+                           needs=extra.get("needs"), context=extra.get("context"))
+        kept = apply_rules(pool, self.items, ctx, ruleset, stats=stats)
+        return diversify(kept, self.items, self.strategy.diversity, n), stats
 
-    strategy = load_strategy(store.configs, tid, name, version)
-    return StrategyScorer(strategy, rules=resolve_rules(strategy, store.configs, tid))
+    @staticmethod
+    def _explained(final: list[Candidate], explanations: Sequence[Sequence[Reason]]
+                   ) -> list[Candidate]:
+        out = []
+        for cand, explained in zip(final, explanations, strict=True):
+            share = next((r.weight for r in cand.reasons if r.label == _BASE), 1.0)
+            by_rules = [r for r in cand.reasons if r.label != _BASE]
+            scaled = [Reason(r.kind, r.label, r.weight * share, r.ref) for r in explained]
+            out.append(Candidate(cand.item_id, cand.score, (*scaled, *by_rules)))
+        return out
+
+    def _source(self, used: Recommender, customer_id: str) -> str:
+        ranker = self.ranker
+        if used is ranker.fallback and not ranker.personalized(customer_id):
+            return f"{used.name} (personalization off)"
+        if isinstance(used, FallbackChain):
+            return used.answering_model(ranker.customer_index(customer_id)) or ""
+        return used.name
+
+    # -- online ---------------------------------------------------------------------------
+    def recommend(self, customer_id: str, n: int | None = None, *,
+                  extra: Mapping[str, Any] | None = None, rules: RuleSet | None = None,
+                  explain: bool = True) -> StrategyResult:
+        """One customer's list: their live events folded in, rules and diversity applied.
+
+        ``extra``: ``segments``, ``needs`` and ``context`` for the rules; ``rules``: a
+        per-request override of the strategy's rules.
+        """
+        cid = str(customer_id)
+        count = self._count(n)
+        scores, used = self.ranker.scores(cid)
+        scores = np.where(self.ranker.excluded(cid), np.nan, scores)
+        order = top_k(scores, self._pool(count, rules))[0]
+        final, stats = self._finish(cid, scores, order[order >= 0], count, extra, rules)
+        explanations = self.ranker.reasons_for(used, cid, self.ranker.item_index_of(
+            [c.item_id for c in final])) if explain and final else [[] for _ in final]
+        return StrategyResult(self.strategy.name, cid, self._explained(final, explanations),
+                              self._source(used, cid) if explain else None, stats)
+
+    # -- batch ----------------------------------------------------------------------------
+    def recommend_many(self, customer_ids: Sequence[str], n: int | None = None, *,
+                       extra_of: ContextOf | None = None, rules: RuleSet | None = None,
+                       explain: bool = True) -> dict[str, StrategyResult]:
+        """:meth:`recommend` for many customers at once, with the same lists.
+
+        Known, consenting customers without live events are scored as one matrix, ranked
+        with one top-k and explained from arrays; anyone else takes :meth:`recommend`.
+        """
+        ids = [str(c) for c in customer_ids]
+        count = self._count(n)
+        ranker = self.ranker
+        rows = ranker.batchable(ids)
+        out: dict[str, StrategyResult] = {}
+        if len(rows):
+            idx = ranker.customer_indices([ids[i] for i in rows])
+            scores = ranker.model.score_many(idx)
+            answered = ~np.all(np.isnan(scores), axis=1)
+            rows, idx, scores = rows[answered], idx[answered], scores[answered]
+            scores = np.where(ranker.excluded_many(idx), np.nan, scores)
+            best = top_k(scores, self._pool(count, rules))
+            finals: list[list[Candidate]] = []
+            stats: list[RuleStats] = []
+            for r, i in enumerate(rows.tolist()):
+                order = best[r][best[r] >= 0]
+                extra = extra_of(ids[i]) if extra_of is not None else None
+                final, st = self._finish(ids[i], scores[r], order, count, extra, rules)
+                finals.append(final)
+                stats.append(st)
+            reasons = self._reasons_many(idx, finals) if explain else \
+                [[[] for _ in f] for f in finals]
+            for r, i in enumerate(rows.tolist()):
+                source = self._source(ranker.model, ids[i]) if explain else None
+                out[ids[i]] = StrategyResult(self.strategy.name, ids[i],
+                                             self._explained(finals[r], reasons[r]), source,
+                                             stats[r])
+        for c in ids:
+            if c not in out:
+                extra = extra_of(c) if extra_of is not None else None
+                out[c] = self.recommend(c, n, extra=extra, rules=rules, explain=explain)
+        return {c: out[c] for c in ids}
+
+    def _reasons_many(self, customer_idx: np.ndarray, finals: list[list[Candidate]]
+                      ) -> list[list[list[Reason]]]:
+        """Labelled reasons of every listed item of batch customers, from arrays at once."""
+        lengths = [len(f) for f in finals]
+        if not sum(lengths):
+            return [[] for _ in finals]
+        pair_customer = np.repeat(customer_idx, lengths)
+        pair_item = self.ranker.item_index_of([c.item_id for f in finals for c in f])
+        flat = self.ranker.reasons_many(pair_customer, pair_item)
+        out: list[list[list[Reason]]] = []
+        at = 0
+        for length in lengths:
+            out.append(flat[at:at + length])
+            at += length
+        return out

@@ -51,11 +51,15 @@ class Diversity(BaseModel):
 
 
 class Exclusions(BaseModel):
-    """Which items never appear: bought (unless repurchasable), unavailable, rejected."""
+    """Which items never appear: bought (unless repurchasable), unavailable, rejected.
+
+    ``bought`` None: as the tenant's model choice decided for a strategy on the tenant's model
+    (buying again may win there), excluded for a strategy with models of its own.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    bought: bool = True
+    bought: bool | None = None
     unavailable: bool = True
     rejected: bool = True
     bought_types: tuple[str, ...] = ("purchase",)
@@ -69,7 +73,9 @@ class Strategy(BaseModel):
     Attributes
     ----------
     models:
-        The blend: one model, or several whose normalized scores are weighted.
+        The blend: one model, or several whose normalized scores are weighted. Empty: the
+        tenant's own recommender, the one training chose on the tenant's validation data
+        (what the shipped ``default`` strategy serves).
     fallback:
         Models asked in turn when the blend cannot score a customer (cold start, consent
         denied); popularity by default.
@@ -85,7 +91,7 @@ class Strategy(BaseModel):
 
     name: str = Field(pattern=RULE_NAME)
     description: str = ""
-    models: tuple[ModelRef, ...] = Field(min_length=1)
+    models: tuple[ModelRef, ...] = ()
     normalize: Normalization = "zscore"
     fallback: tuple[ModelRef, ...] = (ModelRef(kind="popularity"),)
     rules: RuleSet | str | None = None
@@ -98,9 +104,19 @@ class Strategy(BaseModel):
     def _checks(self) -> Strategy:
         if isinstance(self.rules, str) and not self.rules:
             raise ValueError("rules: give a rule-set name or an inline rule set")
-        if all(m.weight == 0 for m in self.models):
+        if self.models and all(m.weight == 0 for m in self.models):
             raise ValueError("models: at least one weight must be > 0")
         return self
+
+    @property
+    def is_shipped_default(self) -> bool:
+        """True for the shipped default strategy (the tenant's model exactly as trained)."""
+        return self == SHIPPED_DEFAULT
+
+    @property
+    def uses_tenant_model(self) -> bool:
+        """True when the strategy serves the tenant's trained recommender."""
+        return not self.models
 
     # -- text round trip --------------------------------------------------------------------
     def to_text(self, fmt: Format = "toml") -> str:
@@ -110,6 +126,15 @@ class Strategy(BaseModel):
     @classmethod
     def from_text(cls, text: str, fmt: Format = "toml") -> Strategy:
         return cls.model_validate(parse_text(text, fmt))
+
+
+DEFAULT_STRATEGY = "default"
+#: The strategy every tenant has: its chosen recommender, its repeat policy, no rules. A tenant
+#: overrides it by storing a strategy named ``default`` (rules, diversity, exclusions, count);
+#: with ``models`` left empty that override still serves the tenant's chosen model.
+SHIPPED_DEFAULT = Strategy(name=DEFAULT_STRATEGY,
+                           description="the model chosen on the tenant's own validation data",
+                           fallback=())
 
 
 def _known_kinds() -> set[str]:
@@ -139,19 +164,20 @@ def strategy_to_recommender(strategy: Strategy) -> Recommender:
     diversity are list-level and applied by :mod:`tailorcrm.customize.pipeline`.
     """
     from tailorcrm.recommend.fallback import FallbackChain
-    from tailorcrm.recommend.hybrid import ComponentSpec, Hybrid, HybridConfig
     from tailorcrm.recommend.registry import build_model
 
     check_strategy(strategy)
+    if strategy.uses_tenant_model:
+        raise ConfigError(f"strategy {strategy.name!r} serves the tenant's trained "
+                          "recommender; it has no models of its own to build")
     active = [m for m in strategy.models if m.weight > 0]
     primary: Recommender
     if len(active) == 1:
         primary = build_model(active[0].kind, active[0].config)
     else:
-        primary = Hybrid(HybridConfig(
-            components=tuple(ComponentSpec(kind=m.kind, weight=m.weight, config=m.config)
-                             for m in active),
-            normalize=strategy.normalize))
+        primary = build_model("hybrid", {
+            "components": [{"kind": m.kind, "weight": m.weight, "config": m.config}
+                           for m in active], "normalize": strategy.normalize})
     if not strategy.fallback:
         return primary
     chain = [primary] + [build_model(m.kind, m.config) for m in strategy.fallback]
@@ -183,5 +209,9 @@ def save_strategy(configs: ConfigStore, tid: int, strategy: Strategy | Mapping[s
 
 def load_strategy(configs: ConfigStore, tid: int, name: str,
                   version: int | None = None) -> Strategy:
-    """A stored strategy (newest version by default)."""
+    """A stored strategy (newest version by default); ``default`` is the shipped default
+    unless the tenant stored its own (NotFoundError for any other unknown name)."""
+    if name == DEFAULT_STRATEGY and version is None and \
+            not configs.versions(tid, STRATEGY_KIND, name):
+        return SHIPPED_DEFAULT
     return get_config(configs, tid, STRATEGY_KIND, name, Strategy, version)

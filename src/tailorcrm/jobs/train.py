@@ -14,6 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tailorcrm.customize.pipeline import Pipeline
+from tailorcrm.customize.precompute import (
+    pipeline_hash,
+    precompute_lists,
+    precompute_strategy,
+    rule_inputs,
+)
+from tailorcrm.customize.strategies import DEFAULT_STRATEGY, load_strategy, resolve_rules
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
 from tailorcrm.jobs.progress import ProgressFn, no_progress
@@ -30,12 +38,11 @@ from tailorcrm.recommend.selection import (
     served_ranking,
 )
 from tailorcrm.store import Store
+from tailorcrm.store.model_store import save_vocab, scrub_vocab
 
 log = logging.getLogger(__name__)
 
 RECOMMENDER_NAME = "recommender"
-#: Scores one precompute batch may hold (customers × items), which bounds its memory.
-PRECOMPUTE_BATCH_SCORES = 2_000_000
 
 
 class TrainConfig(BaseModel):
@@ -48,7 +55,7 @@ class TrainConfig(BaseModel):
     needs: bool = True
     segments: bool = True
     strategies: bool = True
-    strategy: str = "default"
+    strategy: str = DEFAULT_STRATEGY
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     #: How the recommender is chosen; None: the tenant's ``recommender``/``selection``
     #: config document, else the defaults (see :mod:`tailorcrm.recommend.selection`).
@@ -82,9 +89,14 @@ class Candidate:
 
     version: str
     path: Path
-    ranker: Ranker
+    pipeline: Pipeline
     config_hash: str
     rows: list[dict[str, Any]] | None
+
+    @property
+    def ranker(self) -> Ranker:
+        """The ranker of the tenant's default strategy over the fitted model."""
+        return self.pipeline.ranker
 
 
 def config_hash(config: BaseModel) -> str:
@@ -107,8 +119,6 @@ def fit_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
     Nothing serves from it until :func:`commit_recommender`: a run that fails or is
     cancelled later leaves the active version and its lists as they were.
     """
-    from tailorcrm.serving.cache import save_vocab  # serving reads this job's names
-
     progress("recommender: select", 0, 1)
     choice, model = select(data, config.selection or load_selection_config(store.configs, tid),
                            config.ranking)
@@ -123,29 +133,28 @@ def fit_recommender(store: Store, tid: int, data: Dataset, artifacts: Path,
     path = Path(model.save(artifacts / f"tenant-{tid}" / "recommender" / version))
     save_vocab(path, data)  # lets the server line up data that grows after training
     save_ranking_config(path, ranking)  # the repeat policy and label it was chosen with
-    chash = config_hash(ranking)
+    # the default list is the tenant's "default" strategy (shipped, or the tenant's own
+    # override with rules and diversity) through the one pipeline every strategy uses; the
+    # registry records its hash: the lists this run makes carry it
+    strategy = load_strategy(store.configs, tid, config.strategy)
+    rules = resolve_rules(strategy, store.configs, tid)
+    pipeline = Pipeline.build(strategy, model, data, rules=rules, chosen=ranking)
+    chash = pipeline_hash(strategy, rules, pipeline.ranker.config)
     stats = {"fit_seconds": fit_seconds, "customers": data.n_customers, "items": data.n_items,
              "events": len(data.events), "selection": choice.model_dump(mode="json")}
     store.models.register(tid, RECOMMENDER_NAME, version, model.name, str(path), stats, chash)
     report.recommender_choice = summary(choice)
     report.seconds["recommender_fit"] = fit_seconds
     progress("recommender: fit", 1, 1)
-    ranker = Ranker(model, data, ranking)
     rows: list[dict[str, Any]] | None = None
     if config.precompute:
         started = time.perf_counter()
-        ids = [str(c) for c in data.customer_vocab.ids]
-        rows = []
-        # one score matrix per batch, bounded in memory; ten progress steps at least
-        step = max(1, min(PRECOMPUTE_BATCH_SCORES // max(data.n_items, 1), len(ids) // 10 or 1))
-        for start in range(0, len(ids), step):
-            batch = ids[start:start + step]
-            for cid, recs in ranker.recommend_for(batch).items():
-                rows.append({"customer_id": cid, "model_version": version,
-                             "config_hash": chash, "items": [r.to_dict() for r in recs]})
-            progress("recommender: precompute", min(start + step, len(ids)), len(ids))
+        rows, _ = precompute_lists(
+            pipeline, [str(c) for c in data.customer_vocab.ids], model_version=version,
+            config_hash=chash, extra_of=rule_inputs(store, tid, rules), progress=progress,
+            label="recommender: precompute")
         report.seconds["recommender_precompute"] = round(time.perf_counter() - started, 3)
-    return Candidate(version, path, ranker, chash, rows)
+    return Candidate(version, path, pipeline, chash, rows)
 
 
 def summary(choice: Selection) -> dict[str, Any]:
@@ -161,8 +170,6 @@ def commit_recommender(store: Store, tid: int, candidate: Candidate, config: Tra
                        report: TrainReport, erased_after: int) -> None:
     """Store the candidate's lists, drop customers erased during the run from its vocabulary
     file, and activate it (the last write of a run)."""
-    from tailorcrm.serving.cache import scrub_vocab
-
     if candidate.rows is not None:
         report.recommendation_lists = store.recommendations.replace(
             tid, config.strategy, candidate.rows, erased_after=erased_after)
@@ -217,15 +224,20 @@ def train_segments(store: Store, tid: int, data: Dataset, report: TrainReport,
 
 
 def train_strategies(store: Store, tid: int, data: Dataset, report: TrainReport,
-                     progress: ProgressFn, erased_after: int | None = None) -> None:
-    """Precompute every stored strategy's lists (after needs and segments, which rules read)."""
-    from tailorcrm.customize.precompute import precompute_strategy
+                     progress: ProgressFn, erased_after: int | None = None,
+                     artifacts: Path | None = None, candidate: Candidate | None = None) -> None:
+    """Precompute every stored strategy's lists (after needs and segments, which rules read).
 
+    The ``default`` strategy's lists are the recommender's (made by :func:`fit_recommender`);
+    strategies on the tenant's model rank with the run's ``candidate``.
+    """
     started = time.perf_counter()
-    names = sorted({c.name for c in store.configs.list(tid, "strategy")})
+    names = sorted({c.name for c in store.configs.list(tid, "strategy")} - {DEFAULT_STRATEGY})
     for name in names:
-        done = precompute_strategy(store, tid, name, data=data, progress=progress,
-                                   erased_after=erased_after)
+        done = precompute_strategy(
+            store, tid, name, data=data, progress=progress, erased_after=erased_after,
+            artifacts=artifacts, tenant_pipeline=candidate.pipeline if candidate else None,
+            tenant_version=candidate.version if candidate else None)
         report.strategies[name] = done.lists
     if names:
         report.seconds["strategies"] = round(time.perf_counter() - started, 3)
@@ -260,7 +272,8 @@ def train_tenant(store: Store, tid: int, artifacts: Path, config: TrainConfig | 
     if config.segments:
         train_segments(store, tid, data, report, progress, erased_after)
     if config.strategies:
-        train_strategies(store, tid, data, report, progress, erased_after)
+        train_strategies(store, tid, data, report, progress, erased_after, artifacts,
+                         candidate)
     if candidate is not None:
         commit_recommender(store, tid, candidate, config, report, erased_after)
         if on_ranker is not None:

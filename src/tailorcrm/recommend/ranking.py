@@ -80,6 +80,54 @@ class Ranker:
         self._types_cache: dict[str, dict[str, frozenset[str]]] = {}
         self._verbs: sparse.csr_matrix | None = None
         self._item_ids = np.asarray([str(i) for i in self.data.item_vocab.ids], dtype=object)
+        self._item_pos = {str(i): k for k, i in enumerate(self._item_ids)}
+        # serving's view of changes since training: consent given or withdrawn, and customers
+        # erased (forgotten: treated as unknown, their training rows never read again)
+        self._consent: dict[str, bool] = {}
+        self._forgotten: set[str] = set()
+
+    # -- ids -----------------------------------------------------------------------------
+    def customer_index(self, customer_id: str) -> int:
+        """The training index of a customer; -1 when unknown or forgotten."""
+        if customer_id in self._forgotten:
+            return -1
+        return self.data.customer_vocab.index_of(customer_id)
+
+    def customer_indices(self, customer_ids: list[str]) -> np.ndarray:
+        """:meth:`customer_index` of several customers."""
+        idx = self.data.customer_vocab.index(customer_ids) if customer_ids \
+            else np.zeros(0, dtype=np.int64)
+        if self._forgotten:
+            idx = np.where([c in self._forgotten for c in customer_ids], -1, idx)
+        return np.asarray(idx, dtype=np.int64)
+
+    def item_ids_of(self, item_idx: np.ndarray) -> list[str]:
+        """External ids of item indices."""
+        return [str(i) for i in self._item_ids[np.asarray(item_idx, dtype=np.int64)]]
+
+    def item_index_of(self, item_ids: list[str]) -> np.ndarray:
+        """Indices of known external item ids."""
+        return np.asarray([self._item_pos[i] for i in item_ids], dtype=np.int64)
+
+    def batchable(self, customer_ids: list[str]) -> np.ndarray:
+        """Positions of the customers the batch path answers: known, consenting, no live
+        events (everyone else is scored one by one)."""
+        idx = self.customer_indices(customer_ids)
+        return np.asarray([i for i, c in enumerate(customer_ids)
+                           if idx[i] >= 0 and c not in self._live and self.personalized(c)],
+                          dtype=np.int64)
+
+    def set_consent(self, customer_id: str, allowed: bool) -> None:
+        """Personalization consent changed since training: takes effect on the next list."""
+        self._consent[str(customer_id)] = bool(allowed)
+
+    def forget(self, customer_id: str) -> None:
+        """An erased customer: from now on unknown to this ranker (no personalized list, no
+        reasons from their history) although the model's arrays still hold their row."""
+        cid = str(customer_id)
+        self._forgotten.add(cid)
+        self._live.pop(cid, None)
+        self._types_cache.pop(cid, None)
 
     # -- exclusions ----------------------------------------------------------------------
     def _typed(self, events: pd.DataFrame, types: tuple[str, ...]) -> sparse.csr_matrix:
@@ -92,7 +140,7 @@ class Ranker:
             else np.zeros(self.data.n_items, dtype=bool)
         rejected = np.zeros(self.data.n_items)
         bought = np.zeros(self.data.n_items)
-        idx = self.data.customer_vocab.index_of(customer_id)
+        idx = self.customer_index(customer_id)
         if idx >= 0:
             rejected += self._rejected[idx].toarray().ravel()
             bought += self._bought[idx].toarray().ravel()
@@ -125,6 +173,8 @@ class Ranker:
     def customer_events(self, customer_id: str) -> pd.DataFrame:
         """This customer's events: training data plus live events added since."""
         rows = self._rows_of.get(str(customer_id), np.zeros(0, dtype=np.int64))
+        if str(customer_id) in self._forgotten:
+            rows = np.zeros(0, dtype=np.int64)
         own = self.data.events.iloc[rows]
         live = self._live.get(str(customer_id))
         return own if live is None else pd.concat([own, live], ignore_index=True)
@@ -148,6 +198,8 @@ class Ranker:
         """Take live events (Dataset event columns); their customers' next lists change."""
         frame = Dataset.from_events(events).events
         for customer_id, part in frame.groupby("customer_id"):
+            if str(customer_id) in self._forgotten:
+                continue
             old = self._live.get(str(customer_id))
             self._live[str(customer_id)] = part if old is None else pd.concat([old, part])
             self._types_cache.pop(str(customer_id), None)
@@ -155,12 +207,15 @@ class Ranker:
     # -- lists ---------------------------------------------------------------------------
     def personalized(self, customer_id: str) -> bool:
         """False when the customer denied personalization."""
-        idx = self.data.customer_vocab.index_of(customer_id)
+        given = self._consent.get(customer_id)
+        if given is not None:
+            return given
+        idx = self.customer_index(customer_id)
         return idx < 0 or bool(self._allowed[idx])
 
     def scores(self, customer_id: str) -> tuple[np.ndarray, Recommender]:
         """All-item scores for one customer and the model that gave them."""
-        idx = self.data.customer_vocab.index_of(customer_id)
+        idx = self.customer_index(customer_id)
         assert self.fallback is not None
         if not self.personalized(customer_id):
             return self.fallback.score(-1), self.fallback
@@ -188,9 +243,8 @@ class Ranker:
         customer at a time (the previous path, kept as the benchmark's anchor).
         """
         ids = [str(c) for c in customer_ids]
-        idx = self.data.customer_vocab.index(ids) if ids else np.zeros(0, dtype=np.int64)
-        rows_of = [i for i, c in enumerate(ids)
-                   if idx[i] >= 0 and c not in self._live and self._allowed[idx[i]]]
+        idx = self.customer_indices(ids)
+        rows_of = self.batchable(ids).tolist()
         out: dict[str, list[Recommendation]] = {}
         if rows_of:
             scores = self.model.score_many(idx[rows_of])
@@ -246,13 +300,27 @@ class Ranker:
             raw[j] = [Reason("model", f"top model: {names[c]}", 1.0, names[c])]
         return raw
 
+    def reasons_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
+                     ) -> list[list[Reason]]:
+        """Labelled reasons of ``(customer, item)`` pairs of batch customers (known,
+        consenting, no live events; scored by :attr:`model`), from arrays at once."""
+        if self.config.max_reasons == 0:
+            return [[] for _ in range(len(item_idx))]
+        raw = self._raw_reasons_many(self.model, customer_idx, item_idx)
+        unique, inverse = np.unique(np.asarray(customer_idx, dtype=np.int64),
+                                    return_inverse=True)
+        verbs = self._verb_codes()[unique].toarray()
+        limit = self.config.max_reasons + 1
+        return [[self._label(x, "", -1, verbs[inverse[j]]) for x in reasons][:limit]
+                for j, reasons in enumerate(raw)]
+
     def reasons_for(self, source: Recommender, customer_id: str, item_idx: np.ndarray
                     ) -> list[list[Reason]]:
         """Labelled reasons of several items for one customer, as :meth:`recommend` gives
         them (``source``: the model that scored the customer, from :meth:`scores`)."""
         items = np.asarray(item_idx, dtype=np.int64).ravel()
-        idx = self.data.customer_vocab.index_of(customer_id)
-        simple = idx >= 0 and customer_id not in self._live and bool(self._allowed[idx])
+        idx = self.customer_index(customer_id)
+        simple = idx >= 0 and customer_id not in self._live and self.personalized(customer_id)
         if not simple or self.config.max_reasons == 0 or not len(items):
             return [self._reasons(source, idx, int(i), customer_id) for i in items]
         raw = self._raw_reasons_many(source, np.full(len(items), idx), items)
@@ -265,7 +333,7 @@ class Ranker:
               n: int | None) -> list[Recommendation]:
         scores = np.where(self.excluded(customer_id), np.nan, scores)
         best = top_k(scores, n or self.config.n)[0]
-        idx = self.data.customer_vocab.index_of(customer_id)
+        idx = self.customer_index(customer_id)
         return [Recommendation(self.data.item_vocab.id(int(item)), float(scores[item]),
                                tuple(self._reasons(source, idx, int(item), customer_id)))
                 for item in best[best >= 0]]

@@ -1,214 +1,139 @@
-"""Serving one customer's list: precomputed when fresh, else online with fold-in; similar items."""
+"""Serving one customer's list of any strategy: precomputed when fresh, else online; similar items.
+
+Every strategy (the shipped ``default`` and each named one) goes through the same
+:class:`~tailorcrm.customize.pipeline.Pipeline`. A request reads no database when nothing
+changed for the customer: the model, the strategy, the fresh precomputed lists and what
+changed since training (the change feed) are held in memory (:mod:`tailorcrm.serving.cache`,
+:mod:`tailorcrm.serving.tenant_model`). A customer with events or a consent change since their
+list was made, or without a fresh list, is scored online, their new events folded in.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from tailorcrm.customize.precompute import strategy_hash
-from tailorcrm.customize.strategies import Strategy, load_strategy, resolve_rules
+import orjson
+
+from tailorcrm.customize.precompute import strategy_model_name
+from tailorcrm.customize.rules import RuleSet
+from tailorcrm.customize.strategies import DEFAULT_STRATEGY, Strategy
 from tailorcrm.errors import NotFittedError, NotFoundError
-from tailorcrm.serving.cache import ModelCache, TenantModel
+from tailorcrm.serving.cache import ModelCache
+from tailorcrm.serving.rec_ids import (
+    REC_ID_PURPOSE,
+    RecommendationRef,
+    make_recommendation_id,
+    parse_recommendation_id,
+    recommendation_key,
+    verified_recommendation,
+)
+from tailorcrm.serving.tenant_model import TenantModel
 from tailorcrm.store import Store
+
+__all__ = ["DEFAULT_STRATEGY", "REC_ID_PURPOSE", "RecommendationRef", "ServedList",
+           "make_recommendation_id", "parse_recommendation_id", "recommend",
+           "recommendation_key", "similar_items", "verified_recommendation"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STRATEGY = "default"
-REC_ID_PURPOSE = "recommendation-id/v1"  # key derivation label (store/tenants.py)
-TAG_BYTES = 16  # HMAC-SHA256 truncated to 128 bits
-_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_READS = re.compile(r"\b(segments?|needs)\b")
 
 
 @dataclass(frozen=True)
 class ServedList:
-    """What the recommendation endpoint answers, and where it came from."""
+    """What the recommendation endpoint answers, and where it came from.
+
+    ``items_json`` is the items' JSON array, ready to send (:meth:`body`).
+    """
 
     recommendation_id: str
     model_version: str
     source: str  # "precomputed" or "online"
-    items: list[dict[str, Any]]
+    items_json: bytes
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The items as dicts."""
+        return list(orjson.loads(self.items_json))
+
+    def body(self) -> bytes:
+        """The response document, serialised once."""
+        head = orjson.dumps({"recommendation_id": self.recommendation_id,
+                             "model_version": self.model_version, "source": self.source})
+        return head[:-1] + b',"items":' + self.items_json + b"}"
 
 
-@dataclass(frozen=True)
-class RecommendationRef:
-    """What a verified recommendation id says: who got the list, from which strategy and model."""
-
-    customer_id: str
-    strategy: str
-    model_version: str
-
-
-def recommendation_key(store: Store, tid: int) -> bytes:
-    """The tenant's key for signing recommendation ids (cached in the process)."""
-    return store.tenants.key(tid, REC_ID_PURPOSE)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    """Decode unpadded URL-safe base64, refusing any other spelling of the same bytes."""
-    if not _B64URL.fullmatch(text):
-        raise ValueError("not URL-safe base64")
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64(raw) != text:  # non-zero padding bits: one id, one spelling
-        raise ValueError("not canonical base64")
-    return raw
-
-
-def _tag(key: bytes, body: bytes) -> bytes:
-    return hmac.new(key, body, hashlib.sha256).digest()[:TAG_BYTES]
-
-
-def make_recommendation_id(key: bytes, customer_id: str, strategy: str,
-                           model_version: str) -> str:
-    """A compact id carrying what feedback is attributed to, signed with the tenant's ``key``.
-
-    ``<base64url(JSON body)>.<base64url(HMAC-SHA256(key, body)[:16])>``: no server state, and
-    only the tenant that issued an id can have feedback recorded against it.
-    """
-    body = json.dumps({"c": customer_id, "s": strategy, "v": model_version,
-                       "r": secrets.token_hex(4)}, separators=(",", ":")).encode()
-    return f"{_b64(body)}.{_b64(_tag(key, body))}"
-
-
-def parse_recommendation_id(key: bytes, recommendation_id: str) -> RecommendationRef:
-    """The reference inside an id signed with ``key``.
-
-    Raises
-    ------
-    NotFoundError
-        For anything this tenant did not issue: malformed, truncated, tampered, forged or
-        signed by another tenant (checked in constant time, before the body is read).
-    """
-    try:
-        payload, dot, tag = recommendation_id.partition(".")
-        if not dot:
-            raise ValueError("no signature")
-        body, given = _unb64(payload), _unb64(tag)
-        if not hmac.compare_digest(given, _tag(key, body)):
-            raise ValueError("bad signature")
-        ref = json.loads(body)
-        if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) for k in "csv"):
-            raise ValueError("missing keys")
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise NotFoundError("no such recommendation") from exc
-    return RecommendationRef(customer_id=ref["c"], strategy=ref["s"], model_version=ref["v"])
-
-
-def verified_recommendation(store: Store, tid: int, recommendation_id: str) -> RecommendationRef:
-    """The reference of a recommendation id the tenant issued to a customer it still holds;
-    NotFoundError otherwise (forged ids and erased customers alike)."""
-    ref = parse_recommendation_id(recommendation_key(store, tid), recommendation_id)
-    if not store.holds_customer(tid, ref.customer_id):
-        raise NotFoundError("no such recommendation")
-    return ref
+def _reads_customer_results(rules: RuleSet) -> bool:
+    """True when some rule reads the customer's segments or need scores."""
+    text = " ".join([r.expression for r in rules.filters] +
+                    [f"{r.when} {r.factor}" for r in rules.boosters])
+    return bool(_READS.search(text))
 
 
 def _require_customer(store: Store, tid: int, entry: TenantModel | None,
                       customer_id: str) -> None:
-    # the model's vocabulary alone is not enough: it keeps customers erased since training
-    known = entry is not None and entry.data.customer_vocab.index_of(customer_id) >= 0
-    if not store.holds_customer(tid, customer_id, events=known):
+    """NotFoundError unless the tenant holds the customer; memory answers for customers of
+    the model and those created since, the store for anyone else (and the erased)."""
+    known = entry.known(customer_id) if entry is not None else None
+    if known and entry is not None and (
+            entry.data.customer_vocab.index_of(customer_id) >= 0
+            or not entry.erased(customer_id, store.tombstones.hasher(tid))):
+        return
+    if not store.holds_customer(tid, customer_id, events=known is None and entry is not None):
         raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
+
+
+def _model_of(store: Store, cache: ModelCache, tid: int, strategy: Strategy
+              ) -> TenantModel | None:
+    """The model a strategy ranks with: its own when it has one trained, else the tenant's."""
+    if not strategy.uses_tenant_model:
+        own = cache.get(tid, strategy_model_name(strategy.name))
+        if own is not None:
+            return own
+        log.info("tenant %d: strategy %s has no trained model of its own yet; ranking with "
+                 "the tenant's model", tid, strategy.name)
+    return cache.get(tid)
 
 
 def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n: int = 10,
               strategy: str = DEFAULT_STRATEGY, reasons: bool = True) -> ServedList:
-    """A customer's top ``n`` with reasons.
+    """A customer's top ``n`` of ``strategy``, with reasons unless ``reasons`` is False.
 
-    The default strategy serves the precomputed list when it was made by the active model
-    version and ranking config and the customer has no events newer than the model's data;
-    otherwise it scores online, folding in those newer events. Named strategies serve their
-    precomputed lists, which must match the strategy's current config hash. Without
-    ``reasons`` the items carry none (online scoring is then several times cheaper).
+    The precomputed list is served when it was made by the model version and strategy config
+    now active and the customer has not changed since; otherwise the list is scored online
+    by the same pipeline, folding in the customer's newer events. NotFoundError for an
+    unknown strategy or customer; NotFittedError when the tenant has no trained model yet.
     """
-    served = _recommend(store, cache, tid, customer_id, n, strategy, reasons)
-    if not reasons:
-        items = [{**i, "reasons": []} for i in served.items]
-        return ServedList(served.recommendation_id, served.model_version, served.source, items)
-    return served
-
-
-def _recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, n: int,
-               strategy: str, reasons: bool) -> ServedList:
-    if strategy != DEFAULT_STRATEGY:
-        return _stored_strategy(store, tid, customer_id, n, strategy)
-    entry = cache.get(tid)
+    strat, rules = cache.strategies.get(tid, strategy)
+    entry = _model_of(store, cache, tid, strat)
     if entry is None:
-        _require_customer(store, tid, entry, customer_id)
+        _require_customer(store, tid, None, customer_id)
         raise NotFittedError("no trained recommender yet: POST /v1/jobs/train first")
-    live = entry.fold_in(store, tid, customer_id)
-    stored = None if live else store.recommendations.get(tid, DEFAULT_STRATEGY, customer_id)
+    _require_customer(store, tid, entry, customer_id)
+    pipeline, chash = entry.pipeline(strat, rules)
     rec_id = make_recommendation_id(recommendation_key(store, tid), customer_id, strategy,
                                     entry.version)
-    if (stored is not None and not stored.is_stale(entry.version, entry.config_hash)
-            and len(stored.items) >= n):
-        return ServedList(rec_id, entry.version, "precomputed", list(stored.items[:n]))
-    if stored is None:  # a list exists only for known customers
-        _require_customer(store, tid, entry, customer_id)
-    ranker = entry.ranker if reasons else entry.lean_ranker()
-    items = [r.to_dict() for r in ranker.recommend(customer_id, n)]
-    return ServedList(rec_id, entry.version, "online", items)
-
-
-def _stored_strategy(store: Store, tid: int, customer_id: str, n: int,
-                     name: str) -> ServedList:
-    strategy = load_strategy(store.configs, tid, name)  # NotFoundError if absent
-    if store.customers.find(tid, customer_id) is None:
-        raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
-    stored = store.recommendations.get(tid, name, customer_id)
-    chash = strategy_hash(strategy, resolve_rules(strategy, store.configs, tid))
-    if stored is None or stored.config_hash != chash:
-        raise NotFittedError(f"strategy {name!r} has no fresh list for this customer: "
-                             f"run 'tailorcrm strategies precompute {name}'", strategy=name)
-    rec_id = make_recommendation_id(recommendation_key(store, tid), customer_id, name,
-                                    stored.model_version)
-    items = _without_live_exclusions(store, tid, customer_id, stored.items, strategy)
-    return ServedList(rec_id, stored.model_version, "precomputed", items[:n])
-
-
-def _categories(store: Store, tid: int, item_id: str) -> list[str]:
-    found = store.items.find(tid, item_id)
-    return list(found.categories) if found is not None else []
-
-
-LIVE_EXCLUSION_LOOKBACK = 200  # newest events checked against a precomputed strategy list
-
-
-def _without_live_exclusions(store: Store, tid: int, customer_id: str,
-                             items: list[dict[str, Any]], strategy: Strategy,
-                             ) -> list[dict[str, Any]]:
-    """A precomputed list without the items the strategy's exclusions now rule out.
-
-    The list was made from the data of its training run; an item the customer bought or
-    rejected since then (an event stored at any time after) must not be served at the top of
-    it. The customer's newest events of the excluded types are checked at each request
-    (one indexed query); bought items of repurchasable categories stay.
-    """
-    rules = strategy.exclusions
-    types = (rules.bought_types if rules.bought else ()) + \
-        (rules.rejected_types if rules.rejected else ())
-    if not types or not items:
-        return list(items)
-    recent = store.events.for_customer(tid, customer_id, limit=LIVE_EXCLUSION_LOOKBACK,
-                                       types=types)
-    rejected = {e.item_id for e in recent if e.type in rules.rejected_types and rules.rejected}
-    bought = {e.item_id for e in recent if e.type in rules.bought_types and rules.bought}
-    if bought and rules.repurchasable_categories:
-        keep = set(rules.repurchasable_categories)
-        bought = {i for i in bought if i is not None and not keep & set(_categories(store, tid, i))}
-    gone = (rejected | bought) - {None}
-    return [i for i in items if i.get("item_id") not in gone]
+    if not entry.changed(customer_id):
+        lists = entry.lists(store, tid, strategy, chash)
+        if reasons:
+            ready = lists.items_json(customer_id, n)
+            if ready is not None:
+                return ServedList(rec_id, entry.version, "precomputed", ready)
+        else:
+            found = lists.items(customer_id, n)
+            if found is not None:
+                lean = [{**i, "reasons": []} for i in found]
+                return ServedList(rec_id, entry.version, "precomputed", orjson.dumps(lean))
+    extra = None
+    if _reads_customer_results(pipeline.rules):
+        extra = {"segments": store.segments.of_customer(tid, customer_id),
+                 "needs": {k: r.score for k, r in
+                           store.need_scores.for_customer(tid, customer_id).items()}}
+    result = pipeline.recommend(customer_id, n, extra=extra, explain=reasons)
+    return ServedList(rec_id, entry.version, "online", orjson.dumps(result.item_dicts()))
 
 
 def similar_items(store: Store, cache: ModelCache, tid: int, item_id: str,

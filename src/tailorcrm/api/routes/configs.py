@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from tailorcrm.api.deps import Admin, Reader, StoreDep
+from tailorcrm.api.deps import Admin, CacheDep, Reader, StoreDep
 from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.customize.actions import load_catalog, save_catalog
 from tailorcrm.customize.configs import ACTIONS_KIND, RULES_KIND, STRATEGY_KIND
@@ -43,12 +43,13 @@ def get_strategy(principal: Reader, store: StoreDep, name: str = Name) -> Any:
 
 
 @router.put("/v1/strategies/{name}", response_model=ConfigPublic)
-def put_strategy(principal: Admin, store: StoreDep, body: dict[str, Any],
+def put_strategy(principal: Admin, store: StoreDep, cache: CacheDep, body: dict[str, Any],
                  name: str = Name) -> Any:
     """Check and store a strategy as its next version (its lists go stale)."""
     if body.setdefault("name", name) != name:
         raise ValidationError("the body's name differs from the path's", name=body.get("name"))
     version = save_strategy(store.configs, principal.tid, body)
+    cache.touch(principal.tid)  # this worker serves the new version from the next request
     saved = load_strategy(store.configs, principal.tid, name, version).model_dump(mode="json")
     return ConfigPublic(kind=STRATEGY_KIND, name=name, version=version, body=saved)
 
@@ -61,9 +62,11 @@ def get_rules(principal: Reader, store: StoreDep, name: str = Name) -> Any:
 
 
 @router.put("/v1/rules/{name}", response_model=ConfigPublic)
-def put_rules(principal: Admin, store: StoreDep, body: dict[str, Any], name: str = Name) -> Any:
+def put_rules(principal: Admin, store: StoreDep, cache: CacheDep, body: dict[str, Any],
+              name: str = Name) -> Any:
     """Validate every expression and store the rule set as its next version."""
     version = save_ruleset(store.configs, principal.tid, name, body)
+    cache.touch(principal.tid)
     saved = load_ruleset(store.configs, principal.tid, name, version).model_dump(mode="json")
     return ConfigPublic(kind=RULES_KIND, name=name, version=version, body=saved)
 

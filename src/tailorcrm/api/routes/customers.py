@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailorcrm.api.deps import Reader, StoreDep, Writer
+from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
 from tailorcrm.api.params import CustomerIdPath, ExternalId
 from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.errors import NotFoundError
@@ -69,10 +69,11 @@ def _row(customer_id: str, body: CustomerCreate) -> dict[str, Any]:
 
 
 @router.put("/v1/customers/{customer_id}", response_model=CustomerPublic)
-def put_customer(principal: Writer, store: StoreDep, body: CustomerCreate,
+def put_customer(principal: Writer, store: StoreDep, cache: CacheDep, body: CustomerCreate,
                  customer_id: CustomerIdPath) -> Any:
     """Create or update one customer."""
     store.customers.upsert(principal.tid, [_row(customer_id, body)])
+    cache.touch(principal.tid)  # a consent change applies to this worker's next list
     return store.customers.get(principal.tid, customer_id).model_dump()
 
 
@@ -83,18 +84,21 @@ def get_customer(principal: Reader, store: StoreDep, customer_id: CustomerIdPath
 
 
 @router.delete("/v1/customers/{customer_id}", status_code=204)
-def delete_customer(principal: Writer, store: StoreDep,
+def delete_customer(principal: Writer, store: StoreDep, cache: CacheDep,
                     customer_id: CustomerIdPath) -> Response:
     """Erase a customer with their events, segments, need scores and lists (right to erasure)."""
     counts = store.erase_customer(principal.tid, customer_id)
+    cache.touch(principal.tid)  # the served model forgets them on the next request
     if not counts.get("customers"):
         raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
     return Response(status_code=204)
 
 
 @router.post("/v1/customers:batch", response_model=UpsertPublic)
-def batch_customers(principal: Writer, store: StoreDep, body: CustomerBatch) -> Any:
+def batch_customers(principal: Writer, store: StoreDep, cache: CacheDep,
+                    body: CustomerBatch) -> Any:
     """Upsert many customers, all or nothing (422 names each bad row)."""
     rows = [_row(r.customer_id, r) for r in body.customers]
     result = store.customers.upsert(principal.tid, rows)
+    cache.touch(principal.tid)
     return UpsertPublic(inserted=result.inserted, updated=result.updated)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tailorcrm.api.deps import Admin, StoreDep, Writer
+from tailorcrm.api.deps import Admin, CacheDep, StoreDep, Writer
 from tailorcrm.api.params import ExternalId, OptionalExternalId
 from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.api.routes.customers import MAX_BATCH
@@ -91,7 +91,7 @@ class DeletedPublic(BaseModel):
 
 
 @router.post("/v1/events", response_model=EventsPublic)
-def post_events(principal: Writer, store: StoreDep, request: Request,
+def post_events(principal: Writer, store: StoreDep, cache: CacheDep, request: Request,
                 body: Annotated[EventCreate | Annotated[list[EventCreate],
                                                         Field(max_length=MAX_BATCH)], Body()],
                 ) -> Any:
@@ -107,6 +107,7 @@ def post_events(principal: Writer, store: StoreDep, request: Request,
         # custom values go in their own mapping: they can never land on a built-in column
         rows.append(row)
     added = store.events.add_counted(principal.tid, rows)
+    cache.touch(principal.tid)  # this worker's next list for them folds the events in
     request.app.state.metrics.events.inc(added.inserted)
     return EventsPublic(inserted=added.inserted, duplicates=added.duplicates,
                         customers_created=added.customers_created,
@@ -114,19 +115,22 @@ def post_events(principal: Writer, store: StoreDep, request: Request,
 
 
 @router.delete("/v1/events/{idempotency_key}", status_code=200, response_model=DeletedPublic)
-def delete_event(principal: Admin, store: StoreDep,
+def delete_event(principal: Admin, store: StoreDep, cache: CacheDep,
                  idempotency_key: str = Path(min_length=1, max_length=255)) -> Any:
     """Delete one event by its idempotency key (admin)."""
     deleted = store.events.delete_matching(principal.tid, keys=[idempotency_key])
+    cache.touch(principal.tid)
     if not deleted:
         raise NotFoundError(f"no event {idempotency_key!r}", idempotency_key=idempotency_key)
     return DeletedPublic(deleted=deleted)
 
 
 @router.post("/v1/events:delete", response_model=DeletedPublic)
-def delete_events(principal: Admin, store: StoreDep, body: EventsDelete) -> Any:
+def delete_events(principal: Admin, store: StoreDep, cache: CacheDep,
+                  body: EventsDelete) -> Any:
     """Delete the events matching every given criterion (admin); 0 when none match."""
     deleted = store.events.delete_matching(
         principal.tid, keys=body.idempotency_keys, customer_id=body.customer_id,
         item_id=body.item_id, type_=body.type, before=body.before, after=body.after)
+    cache.touch(principal.tid)
     return DeletedPublic(deleted=deleted)

@@ -7,7 +7,7 @@ import hashlib
 from contextlib import suppress
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
@@ -99,14 +99,15 @@ def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep, req
                         reasons: bool = Query(True, description="False leaves reasons out "
                                                                 "(online lists are faster)."),
                         ) -> Any:
-    """The customer's top ``n`` with reasons: precomputed when fresh, else scored online with
-    the events that arrived after training folded in."""
+    """The customer's top ``n`` of a strategy (``default``: the tenant's chosen model) with
+    reasons: precomputed when fresh, else scored online by the same pipeline with the events
+    that arrived after training folded in. Never 409 for a stale list."""
     served = service.recommend(store, cache, principal.tid, customer_id, n=n, strategy=strategy,
                                reasons=reasons)
     request.app.state.metrics.recommendations.labels(served.source).inc()
-    return RecommendationsPublic(recommendation_id=served.recommendation_id,
-                                 model_version=served.model_version, source=served.source,
-                                 items=[RecommendedItem(**i) for i in served.items])
+    # the body is built from prepared JSON (precomputed lists are kept serialised): no second
+    # validation pass; ``response_model`` still documents its shape
+    return Response(served.body(), media_type="application/json")
 
 
 @router.get("/v1/items/{item_id}/similar", response_model=SimilarPublic)
@@ -130,7 +131,7 @@ def _ensure_feedback_field(store: Store, tid: int) -> None:
 
 @router.post("/v1/recommendations/{recommendation_id}/feedback", response_model=FeedbackPublic,
              responses=error_responses(404))
-def post_feedback(principal: Writer, store: StoreDep, body: FeedbackCreate,
+def post_feedback(principal: Writer, store: StoreDep, cache: CacheDep, body: FeedbackCreate,
                   recommendation_id: str = Path(min_length=1, max_length=1000)) -> Any:
     """Record what the customer did with a recommended item, as an event attributed to the
     recommendation (idempotent: the same outcome for the same item is stored once).
@@ -149,5 +150,6 @@ def post_feedback(principal: Writer, store: StoreDep, body: FeedbackCreate,
     if body.value is not None or body.outcome == "accepted":
         row["value"] = body.value if body.value is not None else 1.0
     inserted, _ = store.events.add(principal.tid, [row])
+    cache.touch(principal.tid)  # a rejected item leaves this worker's next list at once
     return FeedbackPublic(recommendation_id=recommendation_id, customer_id=ref.customer_id,
                           event_type=event_type, recorded=inserted == 1)
