@@ -111,6 +111,7 @@ def recommend(
     For trying a strategy on small tenants; serving reads precomputed lists instead.
     """
     from tailorcrm.customize.pipeline import Pipeline
+    from tailorcrm.recommend.base import Recommender
 
     request = parse_text(context, "json", source="--context")
     override = validate_ruleset(read_file(rules_file)) if rules_file is not None else None
@@ -121,10 +122,10 @@ def recommend(
         data = store.load_dataset(tid)
         segments = store.segments.of_customer(tid, customer)
         needs = {k: r.score for k, r in store.need_scores.for_customer(tid, customer).items()}
-    if s.uses_tenant_model:
+    if s.uses_tenant_model:  # trying it here: the default recommender stands in
         from tailorcrm.recommend.default import default_recommender
 
-        model = default_recommender().fit(data)
+        model: Recommender = default_recommender().fit(data)
     else:
         model = strategy_to_recommender(s).fit(data)
     result = Pipeline.build(s, model, data, rules=rules).recommend(
