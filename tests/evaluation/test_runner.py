@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from tailorcrm.data.dataset import Dataset
-from tailorcrm.evaluation.runner import EvaluationConfig, ModelSpec, evaluate, top_k
+from tailorcrm.evaluation.runner import EvaluationConfig, evaluate, top_k
 from tailorcrm.recommend.popularity import Popularity
+from tailorcrm.recommend.spec import ModelSpec
 
 
 def planted_events(seed: int = 0) -> pd.DataFrame:

@@ -15,7 +15,7 @@ def test_default_hybrid_reaches_the_goal_on_movielens(data_dir: Path) -> None:
     """Measured nDCG@10 0.5002 (the goal is 0.50; plain EASE λ=500 gets 0.484).
 
     Hyper-parameters come from validation carves of the training part only
-    (``tailorcrm.recommend.tuning``); no timing is asserted here (see the benchmark).
+    (``tailorcrm.evaluation.tuning``); no timing is asserted here (see the benchmark).
     """
     events = read_movielens(data_dir / "movielens-100k" / "u.data")
     # "default" is now the per-tenant choice made on the training part (it picks plain

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from tailorcrm.evaluation.splits import (
     temporal_per_customer,
 )
 from tailorcrm.recommend.base import Recommender
+from tailorcrm.recommend.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +40,6 @@ class Scorer(Protocol):
     def score_many(
         self, customer_idx: np.ndarray, item_idx: np.ndarray | None = None
     ) -> np.ndarray: ...
-
-
-class ModelSpec(BaseModel):
-    """One model to evaluate: its registry kind and config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: str
-    config: dict[str, Any] = Field(default_factory=dict)
 
 
 class EvaluationConfig(BaseModel):
@@ -68,7 +59,7 @@ class EvaluationConfig(BaseModel):
     seed: int = 42
     k: int = Field(10, gt=0)
     holdout_weeks: float = Field(8.0, gt=0)
-    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)  # the default: include_default
     include_default: bool = True
     truth: Literal["all", "new_items"] = "all"
     warm_only: bool = False
@@ -88,24 +79,10 @@ def split(events: pd.DataFrame, config: EvaluationConfig) -> tuple[pd.DataFrame,
 
 
 def build(spec: ModelSpec) -> Recommender:
-    """A fresh model from the registry (plus the rating predictor, which lives here too)."""
-    if spec.kind == "biased_mf":
-        from tailorcrm.recommend.biased_mf import BiasedMF, BiasedMFConfig
+    """A fresh model from the registry (the spec's config was validated when it was read)."""
+    from tailorcrm.recommend.registry import build as build_spec
 
-        return BiasedMF(BiasedMFConfig.model_validate(spec.config))
-    if spec.kind == DEFAULT_MODEL:
-        return default_model()
-    try:
-        from tailorcrm.recommend.registry import build_model
-
-        return build_model(spec.kind, spec.config)
-    except ImportError:  # registry not importable yet: look the kind up in its own module
-        module = importlib.import_module(f"tailorcrm.recommend.{spec.kind}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, Recommender)
-                    and getattr(value, "name", None) == spec.kind):
-                return value(value.config_class.model_validate(spec.config))
-        raise
+    return build_spec(spec)
 
 
 def default_model() -> Recommender:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailorcrm.needs.definitions import as_utc
+from tailorcrm.needs.cutoffs import to_utc as as_utc
 
 if TYPE_CHECKING:
     from tailorcrm.data.dataset import Dataset

@@ -13,6 +13,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tailorcrm.errors import ConfigError, InsufficientDataError, NotFoundError, ValidationError
+from tailorcrm.needs.behaviour import event_amounts
 from tailorcrm.needs.cutoffs import data_end, to_utc
 from tailorcrm.schema.fields import FieldSpec, FieldType, coerce_value, is_missing
 
@@ -289,8 +290,6 @@ class SpendNeed(_HorizonNeed):
         return "regression"
 
     def _label(self, data: Dataset, pop: pd.Index, future: pd.DataFrame) -> pd.Series:
-        from tailorcrm.needs.behaviour import event_amounts
-
         amounts = pd.Series(event_amounts(data, future), index=future.index)
         spend = amounts.groupby(future["customer_id"].astype(str)).sum()
         return spend.reindex(pop, fill_value=0.0).astype(float)

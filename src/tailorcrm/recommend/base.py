@@ -8,7 +8,7 @@ import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from scipy import sparse
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import ConfigError, NotFittedError
 from tailorcrm.recommend.reasons import Reason
+
+if TYPE_CHECKING:
+    from tailorcrm.recommend.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -193,14 +196,21 @@ class Recommender(ABC):
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save` (no pickle is ever loaded)."""
-        folder = Path(path)
-        meta = json.loads((folder / ARTIFACT_JSON).read_text())
+        model = cls(cls.saved_config(path))
+        model._read_state(path)
+        return model
+
+    @classmethod
+    def saved_config(cls, path: str | Path) -> ModelConfig:
+        """The config in ``model.json`` of an artifact; ConfigError if another kind's."""
+        meta = json.loads((Path(path) / ARTIFACT_JSON).read_text())
         if meta.get("kind") != cls.name:
             raise ConfigError(f"artifact holds a {meta.get('kind')!r}, not a {cls.name!r}")
-        model = cls(cls.config_class.model_validate(meta["config"]))
-        with np.load(folder / ARTIFACT_NPZ, allow_pickle=False) as npz:
-            model._set_state({k: npz[k] for k in npz.files})
-        return model
+        return cls.config_class.model_validate(meta["config"])
+
+    def _read_state(self, path: str | Path) -> None:
+        with np.load(Path(path) / ARTIFACT_NPZ, allow_pickle=False) as npz:
+            self._set_state({k: npz[k] for k in npz.files})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -248,6 +258,57 @@ def unpack_sparse(prefix: str, arrays: dict[str, np.ndarray]) -> sparse.csr_matr
         (arrays[f"{prefix}data"], arrays[f"{prefix}indices"], arrays[f"{prefix}indptr"]),
         shape=shape,
     )
+
+
+class Composite(Recommender):
+    """A recommender made of other recommenders (a hybrid, a fallback chain).
+
+    Composites are handed their parts built: the registry builds (or loads) the parts
+    named by :meth:`part_specs` and passes them in, and :meth:`of` wraps existing models;
+    a composite never looks a model kind up itself, so the import graph stays a tree.
+    """
+
+    models: list[Recommender]
+
+    def __init__(self, config: ModelConfig | None = None,
+                 parts: Sequence[Recommender] | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        if parts is None:
+            raise ConfigError(f"a {self.name} is given its built parts: build it with "
+                              f"tailorcrm.recommend.registry.build_model or {type(self).__name__}"
+                              ".of(...)")
+        kinds = [s.kind for s in self.part_specs(self.config)]
+        if [m.name for m in parts] != kinds:
+            raise ConfigError(f"the {self.name} config names parts {kinds}, "
+                              f"got {[m.name for m in parts]}")
+        self.models = list(parts)
+
+    @classmethod
+    @abstractmethod
+    def part_specs(cls, config: Any) -> tuple[ModelSpec, ...]:
+        """The specs of the parts, in order, that ``config`` names."""
+
+    @classmethod
+    def part_folders(cls, config: Any) -> list[str]:
+        """The sub-folders the parts are saved in (``<position>_<kind>``)."""
+        return [f"{i}_{s.kind}" for i, s in enumerate(cls.part_specs(config))]
+
+    def save(self, path: str | Path) -> Path:
+        folder = super().save(path)
+        save_parts(folder, self.part_folders(self.config), self.models)
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Composites load through the registry, which loads their parts first."""
+        raise ConfigError(f"load a {cls.name} with tailorcrm.recommend.registry.load_model")
+
+    @classmethod
+    def load_with_parts(cls, path: str | Path, parts: Sequence[Recommender]) -> Self:
+        """Read a composite written by :meth:`save`, given its loaded parts."""
+        model = cls(cls.saved_config(path), parts=parts)
+        model._read_state(path)
+        return model
 
 
 def save_parts(folder: Path, names: Sequence[str], models: Sequence[Recommender]) -> None:

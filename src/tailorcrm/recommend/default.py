@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from tailorcrm.recommend.base import Recommender
-from tailorcrm.recommend.fallback import FallbackChain
-from tailorcrm.recommend.hybrid import ComponentSpec, HybridConfig
-from tailorcrm.recommend.registry import build_model
+from typing import cast
 
-#: The blend chosen by :func:`tailorcrm.recommend.tuning.tune_hybrid` on a validation split
+from tailorcrm.recommend.fallback import FallbackChain
+from tailorcrm.recommend.hybrid import HybridConfig
+from tailorcrm.recommend.registry import build_model
+from tailorcrm.recommend.spec import ModelSpec
+
+#: The blend chosen by :func:`tailorcrm.evaluation.tuning.tune_hybrid` on a validation split
 #: carved from MovieLens 100K's stratified-item *training* part (never its test part):
-#: ``.venv/bin/python -m tailorcrm.recommend.tuning`` reproduces it (mean nDCG@10 over two
+#: ``.venv/bin/python -m tailorcrm.evaluation.tuning`` reproduces it (mean nDCG@10 over two
 #: validation carves, seeds 42 and 43: 0.2805). Item-side DLAE and customer-side DLAE run on
 #: catalog weights (a rating weighs its value), ALS and BM25 item-kNN on binary ones.
-TUNED_COMPONENTS: tuple[ComponentSpec, ...] = (
-    ComponentSpec(kind="ease", weight=1.0, config={
+TUNED_COMPONENTS: tuple[ModelSpec, ...] = (
+    ModelSpec(kind="ease", weight=1.0, config={
         "weighting": "catalog", "lam": 800.0, "dropout": 0.7, "zero_diagonal": False}),
-    ComponentSpec(kind="als", weight=0.7, config={
+    ModelSpec(kind="als", weight=0.7, config={
         "weighting": "binary", "factors": 16, "alpha": 3.0, "random_state": 42}),
-    ComponentSpec(kind="itemknn", weight=0.3, config={
+    ModelSpec(kind="itemknn", weight=0.3, config={
         "weighting": "binary", "similarity": "bm25", "k": 100}),
-    ComponentSpec(kind="ease", weight=0.5, config={
+    ModelSpec(kind="ease", weight=0.5, config={
         "weighting": "catalog", "side": "customer", "lam": 3000.0, "dropout": 0.7,
         "zero_diagonal": False}),
 )
@@ -27,21 +29,25 @@ TUNED_COMPONENTS: tuple[ComponentSpec, ...] = (
 #: Content joins the blend with a small weight: it scores nothing where items have no
 #: text, categories or feature fields (so MovieLens results are unchanged) and lets items
 #: nobody has interacted with yet reach customers through their features.
-CONTENT_COMPONENT = ComponentSpec(kind="content", weight=0.1)
+CONTENT_COMPONENT = ModelSpec(kind="content", weight=0.1)
 
 DEFAULT_HYBRID = HybridConfig(components=(*TUNED_COMPONENTS, CONTENT_COMPONENT),
                               normalize="std")
 
 
-def default_recommender(hybrid: HybridConfig | None = None) -> Recommender:
+#: The default chain: the hybrid, then popularity (as a spec the registry builds).
+DEFAULT_CHAIN = (ModelSpec(kind="hybrid", config=DEFAULT_HYBRID.model_dump(mode="json")),
+                 ModelSpec(kind="popularity"))
+
+
+def default_recommender(hybrid: HybridConfig | None = None) -> FallbackChain:
     """A new, unfitted default: the hybrid, then popularity.
 
     A customer with history gets the blend; one without history but with feature-flagged
     attributes gets the blend's content part (its attribute path); anyone else gets
     popularity.
     """
-    chain = [
-        build_model("hybrid", (hybrid or DEFAULT_HYBRID).model_dump(mode="json")),
-        build_model("popularity"),
-    ]
-    return FallbackChain.of(chain)
+    specs = DEFAULT_CHAIN if hybrid is None else (
+        ModelSpec(kind="hybrid", config=hybrid.model_dump(mode="json")), DEFAULT_CHAIN[1])
+    chain = build_model("fallback", {"models": [s.model_dump(mode="json") for s in specs]})
+    return cast(FallbackChain, chain)

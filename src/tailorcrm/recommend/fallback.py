@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from tailorcrm.data.dataset import Dataset
-from tailorcrm.recommend.base import (
-    ModelConfig,
-    Recommender,
-    load_parts,
-    save_parts,
-    training_matrix,
-)
-from tailorcrm.recommend.hybrid import ComponentSpec
+from tailorcrm.recommend.base import Composite, ModelConfig, Recommender, training_matrix
 from tailorcrm.recommend.reasons import Reason
+from tailorcrm.recommend.spec import ModelSpec
 
 
 class FallbackConfig(ModelConfig):
     """The chain, most personal first (e.g. hybrid → segment popularity → popularity)."""
 
-    models: tuple[ComponentSpec, ...] = Field(min_length=1)
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
 
 
-class FallbackChain(Recommender):
+class FallbackChain(Composite):
     """Asks each model in turn; a model whose row is all NaN defers to the next.
 
     As Surprise's ``PredictionImpossible``, the chain records who answered:
-    :meth:`score_with_source` returns, per customer, the name of the model that did.
+    :meth:`score_with_source` returns, per customer, the name of the model that did. The
+    chain is handed its models built (``registry.build_model("fallback", config)`` or
+    :meth:`of`).
     """
 
     name = "fallback"
@@ -39,20 +34,16 @@ class FallbackChain(Recommender):
     config: FallbackConfig
     scores_cold_items = True
 
-    def __init__(self, config: FallbackConfig | None = None, **params: Any) -> None:
-        super().__init__(config, **params)
-        from tailorcrm.recommend.registry import build_model
-
-        self.models = [build_model(c.kind, c.config) for c in self.config.models]
+    @classmethod
+    def part_specs(cls, config: FallbackConfig) -> tuple[ModelSpec, ...]:
+        return config.models
 
     @classmethod
     def of(cls, models: list[Recommender]) -> FallbackChain:
         """A chain of existing model objects (kept as they are, fitted or not)."""
-        specs = [ComponentSpec(kind=m.name, config=m.config.model_dump(mode="json"))
+        specs = [ModelSpec(kind=m.name, config=m.config.model_dump(mode="json"))
                  for m in models]
-        chain = cls(FallbackConfig(models=tuple(specs)))
-        chain.models = list(models)
-        return chain
+        return cls(FallbackConfig(models=tuple(specs)), parts=list(models))
 
     @property
     def model_names(self) -> list[str]:
@@ -166,15 +157,3 @@ class FallbackChain(Recommender):
             if not np.all(np.isnan(model.fold_in(history))):
                 return model.explain_history(history, item_idx)
         return []
-
-    def save(self, path: str | Path) -> Path:
-        folder = super().save(path)
-        save_parts(folder, self.model_names, self.models)
-        return folder
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        chain = super().load(path)
-        chain.models = load_parts(path, chain.model_names,
-                                  [c.kind for c in chain.config.models], "chain")
-        return chain

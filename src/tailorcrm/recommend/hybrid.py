@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -13,26 +13,18 @@ from pydantic import Field
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
-from tailorcrm.recommend.base import (
-    ModelConfig,
-    Recommender,
-    load_parts,
-    save_parts,
-    training_matrix,
-)
+from tailorcrm.recommend.base import Composite, ModelConfig, Recommender, training_matrix
 from tailorcrm.recommend.reasons import Reason
+from tailorcrm.recommend.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
 Normalization = Literal["zscore", "minmax", "std", "none"]
 
 
-class ComponentSpec(ModelConfig):
-    """One blended model: its kind, its weight, and its own config (validated at build)."""
-
-    kind: str
-    weight: float = Field(1.0, ge=0)
-    config: dict[str, Any] = Field(default_factory=dict)
+#: The former name of :class:`~tailorcrm.recommend.spec.ModelSpec`, kept for the modules
+#: that still import it (``recommend/buy_again.py``, ``customize/strategies.py``).
+ComponentSpec = ModelSpec
 
 
 class HybridConfig(ModelConfig):
@@ -43,7 +35,7 @@ class HybridConfig(ModelConfig):
     to [0, 1]; ``none`` blends raw scores.
     """
 
-    components: tuple[ComponentSpec, ...] = Field(min_length=1)
+    components: tuple[ModelSpec, ...] = Field(min_length=1)
     normalize: Normalization = "zscore"
 
 
@@ -65,12 +57,13 @@ def normalize_rows(scores: np.ndarray, seen: np.ndarray, how: Normalization) -> 
         return (scores - np.nanmean(candidates, axis=1, keepdims=True)) / std
 
 
-class Hybrid(Recommender):
+class Hybrid(Composite):
     """Blends its components: ``Σ w_c · norm(s_c)`` over the components that can score.
 
     A component with NaN for an item adds nothing to it (a cold item is still scored by
     content); an item no component can score stays NaN. Components are composed, not
-    inherited: any fitted or unfitted :class:`Recommender` can be one.
+    inherited: any fitted or unfitted :class:`Recommender` can be one. The hybrid is handed
+    them built (``registry.build_model("hybrid", config)`` or :meth:`of`).
     """
 
     name = "hybrid"
@@ -78,23 +71,24 @@ class Hybrid(Recommender):
     config: HybridConfig
     scores_cold_items = True
 
-    def __init__(self, config: HybridConfig | None = None, **params: Any) -> None:
-        super().__init__(config, **params)
-        from tailorcrm.recommend.registry import build_model
-
-        self.models = [build_model(c.kind, c.config) for c in self.config.components]
+    def __init__(self, config: HybridConfig | None = None,
+                 parts: Sequence[Recommender] | None = None, **params: Any) -> None:
+        super().__init__(config, parts, **params)
         self._explained: tuple[int, list[np.ndarray]] | None = None
         self._explained_history: tuple[bytes, list[np.ndarray]] | None = None
+
+    @classmethod
+    def part_specs(cls, config: HybridConfig) -> tuple[ModelSpec, ...]:
+        return config.components
 
     @classmethod
     def of(cls, models: list[tuple[Recommender, float]], normalize: Normalization = "zscore"
            ) -> Hybrid:
         """A hybrid of existing model objects (kept as they are, fitted or not)."""
-        specs = [ComponentSpec(kind=m.name, weight=w, config=m.config.model_dump(mode="json"))
+        specs = [ModelSpec(kind=m.name, weight=w, config=m.config.model_dump(mode="json"))
                  for m, w in models]
-        hybrid = cls(HybridConfig(components=tuple(specs), normalize=normalize))
-        hybrid.models = [m for m, _ in models]
-        return hybrid
+        return cls(HybridConfig(components=tuple(specs), normalize=normalize),
+                   parts=[m for m, _ in models])
 
     @property
     def weights(self) -> np.ndarray:
@@ -105,7 +99,7 @@ class Hybrid(Recommender):
         return [f"{i}_{m.name}" for i, m in enumerate(self.models)]
 
     def fit(self, data: Dataset) -> Self:
-        kept: list[tuple[ComponentSpec, Recommender]] = []
+        kept: list[tuple[ModelSpec, Recommender]] = []
         for spec, model in zip(self.config.components, self.models, strict=True):
             try:
                 model.fit(data)
@@ -285,16 +279,3 @@ class Hybrid(Recommender):
             if detail:
                 return reasons + detail
         return reasons
-
-    # -- persistence: one sub-folder per component ----------------------------------------
-    def save(self, path: str | Path) -> Path:
-        folder = super().save(path)
-        save_parts(folder, self.component_names, self.models)
-        return folder
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        hybrid = super().load(path)
-        hybrid.models = load_parts(path, hybrid.component_names,
-                                   [c.kind for c in hybrid.config.components], "hybrid")
-        return hybrid

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,10 +24,11 @@ from tailorcrm.recommend.buy_again import BuyAgain, RepeatBlend, blend_repeats
 from tailorcrm.recommend.carve import CarveKind, carve, ndcg_rows
 from tailorcrm.recommend.default import DEFAULT_HYBRID
 from tailorcrm.recommend.fallback import FallbackChain
-from tailorcrm.recommend.hybrid import ComponentSpec, Hybrid, HybridConfig
+from tailorcrm.recommend.hybrid import Hybrid, HybridConfig
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, top_k
-from tailorcrm.recommend.registry import build_model
+from tailorcrm.recommend.registry import build, build_model
+from tailorcrm.recommend.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def capped_hybrid(cfg: SelectionConfig) -> HybridConfig:
     return DEFAULT_HYBRID.model_copy(update={"components": parts})
 
 
-def _part_names(specs: tuple[ComponentSpec, ...]) -> list[str]:
+def _part_names(specs: tuple[ModelSpec, ...]) -> list[str]:
     names: list[str] = []
     for spec in specs:
         name = "ease_customer" if spec.config.get("side") == "customer" else spec.kind
@@ -204,7 +205,7 @@ def _score(cut: Any, cfg: SelectionConfig, ranking: RankingConfig, hybrid_cfg: H
     fields = segment_fields(fit, cfg.max_segment_fields)
     for name in fields:
         pops[f"popularity:{name}"] = Popularity(segment_field=name).fit(fit)
-    hybrid = Hybrid(hybrid_cfg).fit(fit)
+    hybrid = cast(Hybrid, build_model("hybrid", hybrid_cfg.model_dump(mode="json")).fit(fit))
     names = _part_names(hybrid.config.components)
     skipped = {n: "left out of the hybrid (too large or too little data)"
                for n in _part_names(hybrid_cfg.components) if n not in names}
@@ -345,7 +346,7 @@ def build_choice(result: Selection, hybrid_cfg: HybridConfig | None = None) -> R
                           known=["popularity", "buy_again", "buy_again+default", "default",
                                  *specs])
     spec = specs[name]
-    return FallbackChain.of([build_model(spec.kind, spec.config), fallback])
+    return FallbackChain.of([build(spec), fallback])
 
 
 def served_ranking(result: Selection, ranking: RankingConfig) -> RankingConfig:

@@ -14,9 +14,10 @@ from tailorcrm.data.dataset import Dataset
 from tailorcrm.evaluation.metrics import ranking_metrics
 from tailorcrm.evaluation.splits import stratified_item
 from tailorcrm.recommend.base import ModelConfig, Weighting
-from tailorcrm.recommend.hybrid import ComponentSpec, HybridConfig, Normalization, normalize_rows
+from tailorcrm.recommend.hybrid import HybridConfig, Normalization, normalize_rows
 from tailorcrm.recommend.ranking import top_k
-from tailorcrm.recommend.registry import build_model
+from tailorcrm.recommend.registry import build
+from tailorcrm.recommend.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,10 @@ class TuningConfig(ModelConfig):
     #: ALS candidates as (factors, alpha), trained on the ``weighting`` matrix.
     als_grid: tuple[tuple[int, float], ...] = ((16, 1.0), (16, 3.0), (32, 3.0))
     #: Further families, each tuned alone (best of its candidates) before the blend.
-    extra: tuple[tuple[ComponentSpec, ...], ...] = (
-        (ComponentSpec(kind="itemknn", config={"similarity": "bm25", "k": 100}),),
-        (ComponentSpec(kind="userknn", config={"k": 50}),),
-        tuple(ComponentSpec(kind="ease", config={
+    extra: tuple[tuple[ModelSpec, ...], ...] = (
+        (ModelSpec(kind="itemknn", config={"similarity": "bm25", "k": 100}),),
+        (ModelSpec(kind="userknn", config={"k": 50}),),
+        tuple(ModelSpec(kind="ease", config={
             "side": "customer", "weighting": "catalog", "lam": lam, "dropout": 0.7,
             "zero_diagonal": False}) for lam in (300.0, 1000.0, 3000.0)),
     )
@@ -78,11 +79,11 @@ class _Validation:
         self.k = cfg.k
         self.normalize: Normalization = cfg.normalize
 
-    def scores(self, spec: ComponentSpec) -> list[np.ndarray]:
+    def scores(self, spec: ModelSpec) -> list[np.ndarray]:
         """Normalized validation scores of a fresh model per fold."""
         out = []
         for fit_data, _, seen in self.folds:
-            model = build_model(spec.kind, spec.config).fit(fit_data)
+            model = build(spec).fit(fit_data)
             out.append(normalize_rows(model.score_many(self.customers), seen, self.normalize))
         return out
 
@@ -94,9 +95,9 @@ class _Validation:
         return float(np.mean(values))
 
 
-def _spec(kind: str, weighting: Weighting, **config: Any) -> ComponentSpec:
+def _spec(kind: str, weighting: Weighting, **config: Any) -> ModelSpec:
     """A candidate; its own ``weighting`` (in ``config``) wins over the default one."""
-    return ComponentSpec(kind=kind, config={"weighting": weighting, **config})
+    return ModelSpec(kind=kind, config={"weighting": weighting, **config})
 
 
 def _search_weights(val: _Validation, normed: list[list[np.ndarray]], cfg: TuningConfig
@@ -138,15 +139,15 @@ def tune_hybrid(data: Dataset, config: TuningConfig | None = None) -> TuningResu
     val = _Validation(data, cfg)
     trials: list[dict[str, Any]] = []
 
-    def run(spec: ComponentSpec) -> tuple[float, list[np.ndarray]]:
+    def run(spec: ModelSpec) -> tuple[float, list[np.ndarray]]:
         normed = val.scores(spec)
         ndcg = val.ndcg(normed)
         trials.append({"kind": spec.kind, "config": spec.config, "ndcg": ndcg})
         log.info("validation nDCG@%d %s %s = %.4f", cfg.k, spec.kind, spec.config, ndcg)
         return ndcg, normed
 
-    def best_of(specs: list[ComponentSpec]) -> tuple[ComponentSpec, list[np.ndarray]]:
-        best: tuple[float, ComponentSpec, list[np.ndarray]] | None = None
+    def best_of(specs: list[ModelSpec]) -> tuple[ModelSpec, list[np.ndarray]]:
+        best: tuple[float, ModelSpec, list[np.ndarray]] | None = None
         for spec in specs:
             ndcg, normed = run(spec)
             if best is None or ndcg > best[0]:
@@ -164,7 +165,7 @@ def tune_hybrid(data: Dataset, config: TuningConfig | None = None) -> TuningResu
           for family in cfg.extra],
     ]
     best = -1.0
-    specs: list[ComponentSpec] = []
+    specs: list[ModelSpec] = []
     weights = np.zeros(0)
     for anchor in anchors:
         normed = [run(anchor)[1], *[n for _, n in others]]
@@ -174,7 +175,7 @@ def tune_hybrid(data: Dataset, config: TuningConfig | None = None) -> TuningResu
         if ndcg > best:
             best, weights, specs = ndcg, ws, [anchor, *[s for s, _ in others]]
     components = tuple(
-        ComponentSpec(kind=s.kind, weight=round(float(wi), 4), config=s.config)
+        ModelSpec(kind=s.kind, weight=round(float(wi), 4), config=s.config)
         for s, wi in zip(specs, weights, strict=True) if wi > 0)
     result = HybridConfig(components=components, normalize=cfg.normalize)
     seconds = time.perf_counter() - start
