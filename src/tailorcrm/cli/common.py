@@ -55,7 +55,8 @@ def load_settings(db: str | None = None, tenant: str | None = None) -> Settings:
 
 def open_store(db: str | None = None) -> Store:
     """Open (and migrate) the store named by ``--db`` or the settings."""
-    return Store.open(load_settings(db=db).database_url)
+    settings = load_settings(db=db)
+    return Store.open(settings.database_url, artifacts_dir=settings.artifacts_dir)
 
 
 @contextmanager
@@ -66,7 +67,7 @@ def open_tenant(db: str | None, tenant: str | None, *,
     With ``create`` a missing tenant is created; otherwise it raises NotFoundError.
     """
     settings = load_settings(db=db, tenant=tenant)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, artifacts_dir=settings.artifacts_dir)
     try:
         if create:
             tid = store.tenants.ensure(settings.tenant)

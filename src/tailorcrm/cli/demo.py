@@ -46,7 +46,7 @@ def demo_command(
     from tailorcrm.store import Store
 
     settings = load_settings(db=db, tenant=tenant)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, artifacts_dir=settings.artifacts_dir)
     try:
         config = DemoConfig(seed=seed, n_customers=customers, n_items=items)
         with rich_progress(console) as progress:
@@ -108,7 +108,7 @@ def train_command(
     from tailorcrm.store import Store
 
     settings = load_settings(db=db, tenant=tenant)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, artifacts_dir=settings.artifacts_dir)
     try:
         tid = store.tenants.id_of(settings.tenant)
         selection = None
