@@ -12,8 +12,9 @@ from scipy import sparse
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import NotFoundError
-from tailorcrm.recommend.base import Recommender, history_row
+from tailorcrm.recommend.base import Recommender, Weighting, history_row
 from tailorcrm.recommend.fallback import FallbackChain
+from tailorcrm.recommend.live import LiveHistory
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking_config import (
     RANKING_FILE,
@@ -56,12 +57,13 @@ class Ranker:
     data: Dataset
     config: RankingConfig = field(default_factory=RankingConfig)
     fallback: Recommender | None = None
-    _live: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False)
+    _live: LiveHistory = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.fallback is None:
             self.fallback = Popularity().fit(self.data)
         self._allowed = self.data.personalizable_customers()
+        self._live = LiveHistory(self.data.n_items)
         items = self.data.items.reindex(self.data.item_vocab.ids)
         available = items["available"] if "available" in items else pd.Series(True)
         self._unavailable = (available.astype("boolean").fillna(True) == False).to_numpy()  # noqa: E712
@@ -126,7 +128,7 @@ class Ranker:
         reasons from their history) although the model's arrays still hold their row."""
         cid = str(customer_id)
         self._forgotten.add(cid)
-        self._live.pop(cid, None)
+        self._live.pop(cid)
         self._types_cache.pop(cid, None)
 
     # -- exclusions ----------------------------------------------------------------------
@@ -146,13 +148,25 @@ class Ranker:
             bought += self._bought[idx].toarray().ravel()
         live = self._live.get(str(customer_id))
         if live is not None:
-            own = live.assign(customer_id=self.data.customer_vocab.id(0))
-            rejected += np.asarray(self._typed(own, self.config.reject_types).sum(axis=0)).ravel()
-            bought += np.asarray(self._typed(own, self.config.bought_types).sum(axis=0)).ravel()
+            rejected += self._live.counts(str(customer_id), "rejected", lambda: self._counted(
+                live, self.config.reject_types))
+            bought += self._live.counts(str(customer_id), "bought", lambda: self._counted(
+                live, self.config.bought_types))
         mask |= rejected > 0
         if self.config.exclude_bought:
             mask |= (bought > 0) & ~self._repurchasable
         return mask
+
+    def _counted(self, live: pd.DataFrame, types: tuple[str, ...]) -> np.ndarray:
+        """Per-item counts of the live events of ``types``."""
+        out = np.zeros(self.data.n_items)
+        kinds = live["type"].astype(str).to_numpy()
+        item_ids = live["item_id"].to_numpy(dtype=object)
+        cols = np.asarray([self._item_pos.get(str(i), -1) if i is not None and i == i else -1
+                           for i in item_ids], dtype=np.int64)
+        hit = np.isin(kinds, list(types)) & (cols >= 0)
+        np.add.at(out, cols[hit], 1.0)
+        return out
 
     def excluded_many(self, customer_idx: np.ndarray, *, exclude_bought: bool | None = None
                       ) -> np.ndarray:
@@ -177,7 +191,15 @@ class Ranker:
             rows = np.zeros(0, dtype=np.int64)
         own = self.data.events.iloc[rows]
         live = self._live.get(str(customer_id))
-        return own if live is None else pd.concat([own, live], ignore_index=True)
+        if live is None:
+            return own
+        return self._live.combined(str(customer_id),
+                                   lambda: pd.concat([own, live], ignore_index=True))
+
+    def history(self, customer_id: str, weighting: Weighting) -> np.ndarray:
+        """The customer's history row (training plus live events), built once per change."""
+        return self._live.row(str(customer_id), str(weighting), lambda: history_row(
+            self.data, self.customer_events(customer_id), weighting))
 
     def _history_types(self, customer_id: str) -> dict[str, frozenset[str]]:
         """Event types per item of one customer's history, built once per customer."""
@@ -200,8 +222,7 @@ class Ranker:
         for customer_id, part in frame.groupby("customer_id"):
             if str(customer_id) in self._forgotten:
                 continue
-            old = self._live.get(str(customer_id))
-            self._live[str(customer_id)] = part if old is None else pd.concat([old, part])
+            self._live.add(str(customer_id), part)
             self._types_cache.pop(str(customer_id), None)
 
     # -- lists ---------------------------------------------------------------------------
@@ -220,7 +241,15 @@ class Ranker:
         if not self.personalized(customer_id):
             return self.fallback.score(-1), self.fallback
         if str(customer_id) in self._live:
+            kept = self._live.scores(str(customer_id))
+            if kept is not None:
+                return kept[0], kept[1]  # type: ignore[return-value]
             scores = self.model.fold_in_events(self.data, self.customer_events(customer_id))
+            used = self.model if not np.all(np.isnan(scores)) else self.fallback
+            if used is self.fallback:
+                scores = self.fallback.score(idx)
+            self._live.keep_scores(str(customer_id), scores, used)
+            return scores, used
         else:
             scores = self.model.score(idx)
         if np.all(np.isnan(scores)):
@@ -351,7 +380,7 @@ class Ranker:
             return [Reason("popular", "popular with all customers (personalization is off)",
                            1.0, "global")]
         if customer_id in self._live or customer_idx < 0:  # explain from the (live) history
-            history = history_row(self.data, self.customer_events(customer_id), "catalog")
+            history = self.history(customer_id, "catalog")
             raw = source.explain_history(history, item_idx)
         else:
             raw = source.explain(customer_idx, item_idx)

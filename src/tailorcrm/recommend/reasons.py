@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -40,9 +40,9 @@ class Reason:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what the store and the API carry)."""
-        out = asdict(self)
-        out["weight"] = round(float(self.weight), 4)
-        return out
+        # by hand: dataclasses.asdict deep-copies recursively (a tenth of an online list's time)
+        return {"kind": self.kind, "label": self.label,
+                "weight": round(float(self.weight), 4), "ref": self.ref}
 
 
 def normalize_weights(reasons: list[Reason], limit: int = 3) -> list[Reason]:
