@@ -175,6 +175,9 @@ class CustomerTombstone(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     customer_hash: Mapped[str] = mapped_column(String(64))
     erased_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set when the tenant lifted the suppression: the id may be imported again (0007)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
 
 
 class ImportRun(Base):
@@ -322,3 +325,24 @@ class Job(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     owner: Mapped[str] = mapped_column(String(255), default="")
+
+
+class AuditEntry(Base):
+    """One admin or privacy action of a tenant, append-only (``store/audit.py`` has no update
+    or delete; database triggers refuse both).
+
+    ``actor`` is the API key id (``key:<id>``) or ``cli``; ``target`` names what was acted on,
+    a keyed hash where it would be personal (a customer id); ``details`` never holds personal
+    data (counts, names of settings).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_tenant_id", "tenant_id", "id"),
+                      {"sqlite_autoincrement": True})  # ids never reused
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
