@@ -27,6 +27,7 @@ from tailorcrm.schema.fields import FieldSpec
 from tailorcrm.store import Store
 from tailorcrm.store.loading import QuarantineBatch
 from tailorcrm.store.tables import utcnow
+from tailorcrm.store.tombstones import SUPPRESSED_REASON
 
 log = logging.getLogger(__name__)
 
@@ -95,28 +96,46 @@ def _is_bulk_load(store: Store, entity: str, path: Path, first: Chunk | None) ->
     return estimate >= BULK_LOAD_ROWS and estimate > store.loading.stored_event_bound()
 
 
-SUPPRESSED = "customer was erased (suppressed: not imported again)"
+SUPPRESSED = SUPPRESSED_REASON
 
 
 def _suppress_erased(store: Store, tid: int, mapping: Mapping, clean: CleanChunk) -> int:
     """Drop the rows of erased customers from a cleaned chunk; returns how many rows.
 
     An old file re-imported must not bring an erased customer back. Their rows are counted
-    as rejected but not quarantined: the quarantine would keep the personal data that the
-    erasure removed.
+    as rejected (field ``customer_id``, :data:`SUPPRESSED`) but not quarantined: the
+    quarantine would keep the personal data that the erasure removed. Their rows rejected
+    for another reason are kept out of the quarantine too.
     """
     if mapping.entity == "items" or not store.tombstones.any(tid):
         return 0
     ids = clean.rows["customer_id"]
-    erased = store.tombstones.erased_among(tid, ids.dropna().astype(str).unique())
+    column = mapping.fields.get("customer_id")
+    bad_ids = {str(raw.get(column)).strip() for raw in clean.errors.raw
+               if column and raw.get(column) is not None}
+    erased = store.tombstones.erased_among(
+        tid, {*ids.dropna().astype(str).unique(), *bad_ids})
     if not erased:
         return 0
+    _drop_erased_problems(clean, erased)
     drop = ids.isin(list(erased)).to_numpy(bool)
     clean.rows = clean.rows[~drop].reset_index(drop=True)
     if clean.customers is not None:
         clean.customers = clean.customers[
             ~clean.customers["customer_id"].isin(list(erased))].reset_index(drop=True)
     return int(drop.sum())
+
+
+def _drop_erased_problems(clean: CleanChunk, erased: set[str]) -> None:
+    """Keep rows of erased customers rejected for another reason out of the quarantine
+    (their raw values are the personal data the erasure removed)."""
+    e = clean.errors
+    keep = [i for i, raw in enumerate(e.raw)
+            if not any(str(v).strip() in erased for v in raw.values() if v is not None)]
+    if len(keep) == len(e.raw):
+        return
+    e.rows, e.fields = [e.rows[i] for i in keep], [e.fields[i] for i in keep]
+    e.reasons, e.raw = [e.reasons[i] for i in keep], [e.raw[i] for i in keep]
 
 
 def _import_chunk(store: Store, tid: int, import_id: int, mapping: Mapping, cleaner: Cleaner,

@@ -11,12 +11,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from tailorcrm.errors import StorageError
+from tailorcrm.store.audit import AuditRepository
 from tailorcrm.store.bulk_reads import BulkReads
 from tailorcrm.store.changes import ChangeFeed
 from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
-from tailorcrm.store.erasure import erase_customer, holds_customer
+from tailorcrm.store.erasure import ErasureRepository, erase_customer, holds_customer
 from tailorcrm.store.event_types import EventTypeRepository
 from tailorcrm.store.events import EventRepository
 from tailorcrm.store.fields import FieldRepository
@@ -60,13 +61,13 @@ class Store:
         self.tenants = TenantRepository(engine)
         self.fields = FieldRepository(engine)
         self.event_types = EventTypeRepository(engine)
-        self.customers = CustomerRepository(engine, self.fields)
+        self.tombstones = TombstoneRepository(engine, self.tenants)  # also the suppressions
+        self.customers = CustomerRepository(engine, self.fields, self.tombstones)
         self.items = ItemRepository(engine, self.fields)
         self.keys = ApiKeyRepository(engine)
         self.imports = ImportRepository(engine)
         self.loading = BulkLoader(engine)  # imports' chunk writes
         self.configs = ConfigRepository(engine)
-        self.tombstones = TombstoneRepository(engine, self.tenants)
         self.events = EventRepository(engine, self.fields, self.event_types, self.configs,
                                       self.tombstones)
         # precomputed results (the cache), guarded against erasures, and the model registry
@@ -80,6 +81,8 @@ class Store:
         self.changes = ChangeFeed(engine)
         self.bulk = BulkReads(engine)
         self.jobs = JobRepository(engine)  # background jobs, shared by every worker
+        self.audit = AuditRepository(engine)  # append-only log of admin and privacy actions
+        self.erasures = ErasureRepository(engine, self.tombstones)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, artifacts_dir: Path | None = None) -> Store:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 
 from tailorcrm.errors import NotFoundError, ValidationError
 from tailorcrm.schema.fields import is_missing
-from tailorcrm.store.base import to_utc
+from tailorcrm.store.base import rows_of, to_utc
 from tailorcrm.store.entity import EntityRepository
+from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.indexes import TABLES
-from tailorcrm.store.records import Consent, CustomerRecord
+from tailorcrm.store.records import Consent, CustomerRecord, UpsertResult
 from tailorcrm.store.tables import utcnow
+from tailorcrm.store.tombstones import SUPPRESSED_REASON, TombstoneRepository
 from tailorcrm.store.validation import RowErrors
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CONSENT_KINDS = ("personalization", "marketing")
 _GRANTED = {"granted", "grant", "yes", "y", "true", "t", "1", "opt_in", "opt-in"}
@@ -48,6 +53,29 @@ class CustomerRepository(EntityRepository[CustomerRecord]):
     builtin = ("consent_personalization", "consent_personalization_at", "consent_marketing",
                "consent_marketing_at")
     record = CustomerRecord
+
+    def __init__(self, engine: Engine, fields: FieldRepository,
+                 tombstones: TombstoneRepository | None = None) -> None:
+        super().__init__(engine, fields)
+        self._tombstones = tombstones
+
+    def upsert(self, tid: int, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> UpsertResult:
+        """As :meth:`EntityRepository.upsert`; a row of an erased (suppressed) id is refused
+        (ValidationError naming row, field and reason) until the tenant lifts the
+        suppression."""
+        batch = rows_of(rows)
+        if self._tombstones is not None and self._tombstones.any(tid):
+            ids = {str(r.get("customer_id")): i for i, r in reversed(list(enumerate(batch)))
+                   if not is_missing(r.get("customer_id"))}
+            erased = self._tombstones.erased_among(tid, ids)
+            if erased:
+                errors = RowErrors(self.entity)
+                for i, row in enumerate(batch):
+                    if str(row.get("customer_id")) in erased:
+                        errors.add(i, str(row.get("customer_id"))[:100], "customer_id",
+                                   SUPPRESSED_REASON)
+                errors.raise_if_any()
+        return super().upsert(tid, batch)
 
     def _builtin_values(self, given: dict[str, Any], old: Mapping[str, Any] | None, row: int,
                         row_id: str, errors: RowErrors) -> dict[str, Any]:

@@ -20,13 +20,16 @@ SQLITE_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """Per-connection SQLite settings: WAL, enforced foreign keys, a busy wait, NORMAL sync."""
+    """Per-connection SQLite settings: WAL, enforced foreign keys, a busy wait, NORMAL sync,
+    secure deletion."""
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA journal_size_limit={SQLITE_JOURNAL_SIZE_LIMIT}")
+    # erasure: deleted rows are overwritten with zeros, not left in free pages (GDPR Art. 17)
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -1,18 +1,35 @@
-"""Erasure of one customer everywhere the store keeps them: data and precomputed caches."""
+"""Erasure of one customer everywhere the store keeps them: data and precomputed caches.
+
+:func:`erase_customer` deletes the rows in the caller's transaction; :class:`ErasureRepository`
+does it with the audit entry in one transaction and reclaims the space afterwards (SQLite: a
+WAL checkpoint that truncates the log; PostgreSQL: ``VACUUM`` of the customer tables). SQLite
+connections run with ``secure_delete`` on (``store/engine.py``), so deleted rows are zeroed in
+the database file.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, exists, select, text
 
+from tailorcrm.store.audit import AuditRepository
+from tailorcrm.store.base import Repository
+from tailorcrm.store.engine import checkpoint
 from tailorcrm.store.tables import Customer, Event, NeedScore, RecommendationList, Segment
 from tailorcrm.store.tombstones import TombstoneRepository, lock_erasures
 
 log = logging.getLogger(__name__)
 
-# Every table that holds a customer's rows, keyed by the external customer_id.
-CUSTOMER_TABLES = (Event, Segment, NeedScore, RecommendationList, Customer)
+# Every table that holds a customer's rows, keyed by the external customer_id (a table added
+# later that keeps customer rows, e.g. consent history, belongs here too).
+CUSTOMER_TABLES: tuple[Any, ...] = (Event, Segment, NeedScore, RecommendationList, Customer)
+# Tables whose dead rows VACUUM reclaims after an erasure (PostgreSQL).
+RECLAIMED_TABLES = ("events", "customer_segments", "need_scores", "recommendation_lists",
+                    "customers", "quarantine")
 
 
 def erase_customer(conn: Connection, tid: int, customer_id: str,
@@ -40,7 +57,7 @@ def erase_customer(conn: Connection, tid: int, customer_id: str,
     counts["quarantine"] = int(result.rowcount or 0)
     if customer_hash is not None and any(counts.values()):
         TombstoneRepository.record(conn, tid, customer_hash)
-    log.info("erased customer %s of tenant %d: %s", customer_id, tid, counts)
+    log.info("erased a customer of tenant %d: %s", tid, counts)  # never the id itself
     return counts
 
 
@@ -56,3 +73,61 @@ def holds_customer(conn: Connection, tid: int, customer_id: str, *, events: bool
         found = conn.execute(select(exists().where(
             Event.tenant_id == tid, Event.customer_id == customer_id))).scalar()
     return bool(found)
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    """What one erasure removed (rows by table) and the id of its audit entry."""
+
+    counts: dict[str, int]
+    audit_id: int | None
+
+    @property
+    def found(self) -> bool:
+        """Whether the store held anything of the customer."""
+        return any(self.counts.values())
+
+
+class ErasureRepository(Repository):
+    """Erase customers with their audit entry in one transaction; reclaim the space."""
+
+    def __init__(self, engine: Any, tombstones: TombstoneRepository) -> None:
+        super().__init__(engine)
+        self._tombstones = tombstones
+
+    def erase(self, tid: int, customer_id: str, *, actor: str, action: str = "privacy.erase",
+              details: Mapping[str, Any] | None = None) -> ErasureOutcome:
+        """Delete the customer everywhere, leave the tombstone (the suppression) and append
+        an audit entry (target: the keyed hash; details: the counts), all or nothing.
+
+        Nothing found: nothing is written, not even the audit entry (``audit_id`` None).
+        """
+        customer_hash = self._tombstones.hasher(tid)(customer_id)
+        with self._engine.begin() as conn:
+            counts = erase_customer(conn, tid, customer_id, customer_hash)
+            audit_id = None
+            if any(counts.values()):
+                audit_id = AuditRepository.record_in(
+                    conn, tid, actor, action, customer_hash,
+                    {"removed": counts, **dict(details or {})})
+        return ErasureOutcome(counts, audit_id)
+
+    def reclaim(self, *, full: bool = False) -> str:
+        """Make deleted rows unrecoverable from the database files as far as the backend can.
+
+        SQLite: fold the WAL into the database and truncate it (deleted content is already
+        zeroed by ``secure_delete``); ``full`` also runs ``VACUUM`` (rewrites the file).
+        PostgreSQL: ``VACUUM`` (``VACUUM FULL`` with ``full``: rewrites the tables under an
+        exclusive lock) of the tables erasure deletes from. Returns what was done.
+        """
+        if self.backend == "sqlite":
+            if full:
+                with self._engine.connect() as conn:
+                    conn.connection.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
+            checkpoint(self._engine)
+            return "sqlite: " + ("VACUUM, " if full else "") + "wal_checkpoint(TRUNCATE)"
+        verb = "VACUUM FULL" if full else "VACUUM"
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in RECLAIMED_TABLES:
+                conn.execute(text(f"{verb} {table}"))
+        return f"postgresql: {verb} {', '.join(RECLAIMED_TABLES)}"

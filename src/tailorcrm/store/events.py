@@ -24,7 +24,7 @@ from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.records import EventRecord
 from tailorcrm.store.tables import Customer, Event, Item, utcnow
 from tailorcrm.store.tenant_settings import load_tenant_settings
-from tailorcrm.store.tombstones import TombstoneRepository
+from tailorcrm.store.tombstones import SUPPRESSED_REASON, TombstoneRepository
 from tailorcrm.store.validation import RowErrors, split_row, validate_attributes
 
 if TYPE_CHECKING:  # pandas loads when these functions run: light commands skip it
@@ -133,8 +133,7 @@ class EventRepository(Repository):
         erased = self._tombstones.erased_among(tid, missing_customers)
         policy = load_tenant_settings(self._configs, tid).unknown_references
         problems: dict[tuple[str, str], str] = {
-            ("customer_id", c): "customer was erased; it is not created again (lift the "
-                                "suppression first)" for c in erased}
+            ("customer_id", c): SUPPRESSED_REASON for c in erased}
         now = utcnow()
         new_customers: list[dict[str, Any]] = []
         new_items: list[dict[str, Any]] = []

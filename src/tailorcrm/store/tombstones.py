@@ -18,13 +18,16 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from tailorcrm.store.base import Repository
 from tailorcrm.store.tables import CustomerTombstone, utcnow
 from tailorcrm.store.tenants import TenantRepository
 
 TOMBSTONE_PURPOSE = "customer-tombstone/v1"
+SUPPRESSED_REASON = "erased customer; lift the suppression to accept it"
+"""The one per-row reason an import, upsert or event of a suppressed (erased) id gets."""
+LIFTED_PREFIX = "~lifted:"  # a lifted tombstone's hash: never a hex digest, so never matched
 ERASURE_LOCK_CLASS = 0x7443  # first key of pg_advisory_xact_lock(class, tenant id)
 
 Hasher = Callable[[str], str]
@@ -79,10 +82,38 @@ class TombstoneRepository(Repository):
         return {str(h) for h in rows.scalars()}
 
     def any(self, tid: int) -> bool:
-        """Whether the tenant ever erased a customer."""
+        """Whether the tenant has a standing suppression (an erasure not lifted)."""
         with self._engine.connect() as conn:
             return conn.execute(select(CustomerTombstone.id).where(
-                CustomerTombstone.tenant_id == tid).limit(1)).first() is not None
+                CustomerTombstone.tenant_id == tid,
+                CustomerTombstone.lifted_at.is_(None)).limit(1)).first() is not None
+
+    def count(self, tid: int) -> int:
+        """How many suppressions of the tenant stand (erasures not lifted)."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count(CustomerTombstone.id)).where(
+                CustomerTombstone.tenant_id == tid,
+                CustomerTombstone.lifted_at.is_(None))).scalar_one())
+
+    def lift(self, tid: int, customer_id: str) -> int:
+        """Lift the suppression of an erased id: imports and upserts accept it again.
+
+        The tombstone rows stay (their ids keep the change feed and jobs' watermarks
+        monotonic) but their hash becomes a marker no id hashes to, so nothing treats the
+        id as erased any more: imports, upserts, jobs and models loaded from now on. Returns
+        how many tombstones were lifted (0: the id was not suppressed).
+        """
+        customer_hash = self.hasher(tid)(customer_id)
+        with self._engine.begin() as conn:
+            lock_erasures(conn, tid)
+            ids = conn.execute(select(CustomerTombstone.id).where(
+                CustomerTombstone.tenant_id == tid,
+                CustomerTombstone.customer_hash == customer_hash)).scalars().all()
+            for row_id in ids:
+                conn.execute(update(CustomerTombstone).where(
+                    CustomerTombstone.id == row_id).values(
+                    customer_hash=f"{LIFTED_PREFIX}{row_id}", lifted_at=utcnow()))
+        return len(ids)
 
     def erased_among(self, tid: int, customer_ids: Iterable[str]) -> set[str]:
         """Those of ``customer_ids`` that were erased (their tombstone stands)."""
