@@ -225,6 +225,14 @@ class RequestBudget:
         self.cpu_seconds += cpu_seconds
         self.evaluations += 1
 
+    def settle_batch(self, steps: int, evaluations: int, cpu_seconds: float) -> None:
+        """Charge one vectorised evaluation of ``evaluations`` rows at once
+        (:mod:`tailorcrm.customize.rule_batch`); ``steps`` is an upper bound of what the
+        interpreter would have spent on them (tree nodes x rows)."""
+        self.steps_left -= steps
+        self.cpu_seconds += cpu_seconds
+        self.evaluations += evaluations
+
     def report(self, name: str, reason: str, limit: str | None, message: str) -> None:
         """Record a rule that failed safe (logged at most once a minute per tenant, rule and
         kind of failure)."""

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import celpy
 import lark
@@ -76,6 +76,11 @@ class CompiledExpression:
     _runner: Any
 
     @property
+    def tree(self) -> lark.Tree:
+        """The checked parse tree the interpreter walks (pass-through links pruned)."""
+        return self._runner.ast  # type: ignore[no-any-return]
+
+    @property
     def item_fields(self) -> frozenset[str] | None:
         """The ``item`` fields read (None: the whole item), so callers can memoise results
         per distinct value of these fields."""
@@ -111,6 +116,21 @@ class CompiledExpression:
         if isinstance(value, CELEvalError):
             raise RuleError(f"evaluation failed: {_eval_message(value)}", expression=self.source)
         return value
+
+
+def evaluate_constant(tree: lark.Tree, meter: EvalMeter) -> Any:
+    """Evaluate a checked (sub)tree that reads no variable, under ``meter`` (constant folding
+    for :mod:`tailorcrm.customize.rule_vector`: the interpreter itself decides what a
+    literal means); raise RuleError on any failure."""
+    runner = cast(_Runner, _environment().program(tree, {"matches": _matches}))
+    try:
+        value = runner.evaluate({}, meter)
+    except (BudgetExceeded, CELEvalError, RecursionError, MemoryError, TypeError, ValueError,
+            KeyError, AttributeError, ArithmeticError, IndexError) as exc:
+        raise RuleError(f"constant failed: {type(exc).__name__}") from None
+    if isinstance(value, CELEvalError):
+        raise RuleError(f"constant failed: {_eval_message(value)}")
+    return value
 
 
 def _eval_message(exc: CELEvalError) -> str:

@@ -21,11 +21,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
+import numpy as np
 from celpy import celtypes
 
 from tailorcrm.customize.budget import DEFAULT_RULE_LIMITS, RequestBudget, RuleLimits
 from tailorcrm.customize.cel import CompiledExpression, to_cel
 from tailorcrm.customize.context import RuleContext, bounded_fields
+from tailorcrm.customize.rule_batch import vector_decisions
+from tailorcrm.customize.rule_columns import Frame
 from tailorcrm.customize.rules import CompiledRule, CompiledRuleSet, RuleSet
 from tailorcrm.errors import RuleError
 from tailorcrm.recommend.reasons import Reason, ReasonKind
@@ -74,6 +77,12 @@ def rule_reason(label: str, weight: float, ref: str) -> Reason:
 
 
 def _freeze(value: Any) -> Any:
+    # True == 1 == 1.0 and 0.0 == -0.0 as dict keys, but not for a rule (a bool is no number;
+    # string(-0.0) is '-0.0'): such values get keys of their own.
+    if isinstance(value, bool | np.bool_):
+        return (bool, bool(value))
+    if isinstance(value, float) and value == 0.0:
+        return (float, math.copysign(1.0, value))
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, dict):
@@ -210,48 +219,78 @@ def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reas
     limits = budget.limits
     variables = ctx.variables(limits)
     pool = [Candidate(c[0], float(c[1]), tuple(c[2])) for c in candidates]
+    rows = [items.get(c.item_id) or {"item_id": c.item_id} for c in pool]
+    frame = Frame(rows, variables, limits)
+    alive = np.ones(len(pool), dtype=bool)
     for rule in compiled.rules:
-        counts = stats.of(rule.name)
-        cond = (_Evaluator(rule.condition, variables, limits)
-                if rule.condition is not None else None)
-        factor_eval = (_Evaluator(rule.factor, variables, limits)
-                       if isinstance(rule.factor, CompiledExpression) else None)
-        kept: list[Candidate] = []
-        for cand in pool:
-            item = items.get(cand.item_id) or {"item_id": cand.item_id}
-            error: str | None
-            limit: str | None = None
-            if counts.seconds > budget_seconds:
-                ok, passed, factor, limit = False, False, None, "rule_time"
-                error = f"rule exceeded its {budget_seconds:g} s budget"
-            else:
-                start = time.perf_counter()
-                ok, passed, factor, error, limit = _decide(rule, cond, factor_eval, item,
-                                                           budget)
-                counts.seconds += time.perf_counter() - start
-            counts.evaluated += 1
-            if not ok:
-                counts.errors += 1
-                counts.budget += limit is not None
-                if counts.first_error is None:
-                    counts.first_error = error
-                    budget.report(rule.name, "budget" if limit else "eval", limit,
-                                  error or "error")
-                    log.warning("rule %r failed for item %s (fail-safe applied): %s",
-                                rule.name, cand.item_id, error)
-                if rule.kind == "filter" and rule.on_error == "exclude":
-                    counts.excluded += 1
-                    continue
-                kept.append(cand)
-            elif rule.kind == "filter" and not passed:
+        _apply_rule(rule, stats.of(rule.name), pool, rows, alive, frame, variables, budget,
+                    budget_seconds)
+    return sorted((pool[i] for i in np.flatnonzero(alive)), key=lambda c: -c.score)
+
+
+def _apply_rule(rule: CompiledRule, counts: RuleCounts, pool: list[Candidate],
+                rows: Sequence[Mapping[str, Any]], alive: np.ndarray, frame: Frame,
+                variables: Mapping[str, Any], budget: RequestBudget,
+                budget_seconds: float) -> None:
+    """One rule on the ``alive`` rows: vectorised where it can be, per row elsewhere.
+
+    Updates ``pool`` (boosted candidates), ``alive`` (filtered out) and ``counts`` in place.
+    """
+    start = time.perf_counter()
+    fast = vector_decisions(rule, frame, alive, budget, counts.seconds, budget_seconds)
+    counts.seconds += time.perf_counter() - start
+    index = np.flatnonzero(alive)
+    if fast is not None:
+        quick = index[~fast.deferred[index]]
+        index = index[fast.deferred[index]]
+        counts.evaluated += len(quick)
+        if rule.kind == "filter":
+            dropped = quick[~fast.passed[quick]]
+            alive[dropped] = False
+            counts.excluded += len(dropped)
+        else:
+            up = quick[fast.passed[quick] & (fast.factors[quick] != 1.0)]
+            for i in up.tolist():
+                pool[i] = _boost(pool[i], float(fast.factors[i]), rule.name)
+            counts.boosted += len(up)
+    if not len(index):
+        return
+    limits = budget.limits
+    cond = (_Evaluator(rule.condition, variables, limits)
+            if rule.condition is not None else None)
+    factor_eval = (_Evaluator(rule.factor, variables, limits)
+                   if isinstance(rule.factor, CompiledExpression) else None)
+    for i in index.tolist():
+        cand = pool[i]
+        error: str | None
+        limit: str | None = None
+        if counts.seconds > budget_seconds:
+            ok, passed, factor, limit = False, False, None, "rule_time"
+            error = f"rule exceeded its {budget_seconds:g} s budget"
+        else:
+            start = time.perf_counter()
+            ok, passed, factor, error, limit = _decide(rule, cond, factor_eval, rows[i],
+                                                       budget)
+            counts.seconds += time.perf_counter() - start
+        counts.evaluated += 1
+        if not ok:
+            counts.errors += 1
+            counts.budget += limit is not None
+            if counts.first_error is None:
+                counts.first_error = error
+                budget.report(rule.name, "budget" if limit else "eval", limit,
+                              error or "error")
+                log.warning("rule %r failed for item %s (fail-safe applied): %s",
+                            rule.name, cand.item_id, error)
+            if rule.kind == "filter" and rule.on_error == "exclude":
                 counts.excluded += 1
-            elif rule.kind == "boost" and passed and factor is not None and factor != 1.0:
-                counts.boosted += 1
-                kept.append(_boost(cand, factor, rule.name))
-            else:
-                kept.append(cand)
-        pool = kept
-    return sorted(pool, key=lambda c: -c.score)
+                alive[i] = False
+        elif rule.kind == "filter" and not passed:
+            counts.excluded += 1
+            alive[i] = False
+        elif rule.kind == "boost" and passed and factor is not None and factor != 1.0:
+            counts.boosted += 1
+            pool[i] = _boost(cand, factor, rule.name)
 
 
 def _decide(rule: CompiledRule, cond: _Evaluator | None, factor_eval: _Evaluator | None,
