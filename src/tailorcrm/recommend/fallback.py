@@ -153,7 +153,18 @@ class FallbackChain(Composite):
         return found
 
     def explain_history(self, history: np.ndarray, item_idx: int) -> list[Reason]:
-        for model in self.models:
-            if not np.all(np.isnan(model.fold_in(history))):
-                return model.explain_history(history, item_idx)
-        return []
+        answering = self._answering_history(history)
+        return answering.explain_history(history, item_idx) if answering is not None else []
+
+    def _answering_history(self, history: np.ndarray) -> Recommender | None:
+        """The first model that scores this history row, found once per row (a list's items
+        are explained one after the other from the same row)."""
+        key = history.tobytes()
+        cached: tuple[bytes, Recommender | None] | None = getattr(self, "_answered_history",
+                                                                 None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = next((m for m in self.models if not np.all(np.isnan(m.fold_in(history)))),
+                     None)
+        self._answered_history = (key, found)
+        return found
