@@ -10,6 +10,11 @@ Fail-safe policy when a rule errors at run time for one item (missing field, wro
 Every evaluation runs under the cost budget of :mod:`tailorcrm.customize.budget`; a rule
 stopped by a limit is an error like any other (and counted apart, ``RuleCounts.budget``).
 Every error is counted per rule in :class:`RuleStats` and logged once per rule and call.
+
+Each rule runs vectorised over all candidates when it can (:mod:`.rule_batch`,
+:mod:`.rule_plan`; docs/rules.md): rows the plan cannot decide exactly, and rules outside its
+subset, run per row in cel-python's interpreter here, with the results, errors and counts
+they always had.
 """
 
 from __future__ import annotations
@@ -189,6 +194,10 @@ def apply_rules(candidates: Iterable[Candidate | tuple[str, float, Sequence[Reas
                 budget_seconds: float = 2.0, budget: RequestBudget | None = None,
                 ) -> list[Candidate]:
     """Filter and boost ``candidates``; the result is sorted by the new score (stable).
+
+    The item fields rules read are taken as columns over ``candidates`` (once per request
+    and field) and each rule runs as a vectorised plan where it can; everything else runs
+    per item in the interpreter, so results are the same as item-by-item evaluation.
 
     Parameters
     ----------
