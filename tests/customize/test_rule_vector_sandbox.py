@@ -123,3 +123,24 @@ def test_the_rule_time_guard_still_applies() -> None:
     apply_rules(CANDS, ITEMS, CTX, BENCH, stats=stats, budget_seconds=-1.0)
     assert stats.of("budget").errors == len(CANDS)
     assert "budget" in (stats.of("budget").first_error or "")
+
+
+def test_no_candidates_and_no_rules_are_fine() -> None:
+    assert apply_rules([], ITEMS, CTX, BENCH) == []
+    assert [c.item_id for c in apply_rules(CANDS[:2], ITEMS, CTX, RuleSet())] == ["i0", "i1"]
+
+
+def test_memoised_results_tell_a_bool_from_a_number() -> None:
+    # True == 1.0 as a dict key: the interpreter's memo once gave 1.0 the result of True.
+    items = {"t": {"item_id": "t", "b": True}, "n": {"item_id": "n", "b": 1.0}}
+    rules = RuleSet(filters=(FilterRule(name="b", expression="item.b"),))
+    for vectorised in (True, False):
+        clear_result_cache()
+        with pytest.MonkeyPatch.context() as patch:
+            if not vectorised:
+                patch.setattr(rule_engine, "vector_decisions", lambda *a, **k: None)
+            stats = RuleStats()
+            out = apply_rules([Candidate("t", 1.0), Candidate("n", 0.5)], items, CTX, rules,
+                              stats=stats)
+        assert [c.item_id for c in out] == ["t"]
+        assert stats.of("b").errors == 1  # 1.0 is no bool: fail-safe exclusion
