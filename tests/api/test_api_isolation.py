@@ -23,7 +23,8 @@ PUBLIC = {"/healthz", "/readyz", "/metrics"}
 ADMIN_ONLY = {("POST", "/v1/schema/{entity}/fields"), ("DELETE", "/v1/schema/{entity}/fields"),
               ("PUT", "/v1/strategies/{name}"), ("PUT", "/v1/rules/{name}"),
               ("PUT", "/v1/actions/{name}"), ("DELETE", "/v1/events/{idempotency_key}"),
-              ("POST", "/v1/events:delete"), ("PUT", "/v1/settings")}
+              ("POST", "/v1/events:delete"), ("PUT", "/v1/settings"),
+              ("DELETE", "/v1/keys/{key_id}")}
 BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/customers/{customer_id}"): {"attributes": {}},
     ("POST", "/v1/customers:batch"): {"customers": [{"customer_id": "cb"}]},
@@ -67,12 +68,13 @@ def _seed_b(api: Api) -> dict[str, str]:
     s.configs.put(tid, "strategy", "b-strategy", {"name": "b-strategy", "description": MARK,
                                                   "models": [{"kind": "popularity"}]})
     s.configs.put(tid, "actions", "b_actions", {"description": MARK, "actions": []})
+    key_id, _ = s.keys.create(tid, ["read"], MARK)
     job = api.client.app.state.jobs.submit_train(  # type: ignore[attr-defined]
         tid, TrainConfig(recommend=False, needs=False, segments=False))
     while job.status in ("queued", "running"):
         time.sleep(0.05)
     return {"customer_id": "cb", "item_id": "ib", "entity": "customer", "job_id": job.job_id,
-            "idempotency_key": "b-event-1",
+            "idempotency_key": "b-event-1", "key_id": key_id,
             "recommendation_id": make_recommendation_id(recommendation_key(s, tid), "cb",
                                                         "default", "v")}
 
@@ -160,7 +162,7 @@ def test_key_of_a_reads_changes_and_deletes_nothing_of_b(api: Api) -> None:
                ("GET", "/v1/customers/{customer_id}/needs"), ("GET", "/v1/jobs/{job_id}"),
                ("DELETE", "/v1/customers/{customer_id}"), ("DELETE", "/v1/items/{item_id}"),
                ("GET", "/v1/strategies/{name}"), ("GET", "/v1/rules/{name}"),
-               ("GET", "/v1/actions/{name}")]:
+               ("GET", "/v1/actions/{name}"), ("DELETE", "/v1/keys/{key_id}")]:
         assert statuses[op] == 404, op
     # A's event with B's idempotency key was stored for A, not deduplicated against B
     assert api.store.events.for_customer(api.tid, "cb", types=["view"])

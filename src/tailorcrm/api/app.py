@@ -25,6 +25,7 @@ from tailorcrm.api.routes import (
     insights,
     items,
     jobs,
+    keys,
     models,
     recommendations,
     schema,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 ROUTERS = (customers.router, items.router, events.router, recommendations.router,
            insights.router, schema.router, configs.router, tenant_settings.router, jobs.router,
-           models.router, health.router)
+           keys.router, models.router, health.router)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.jobs.close()  # this worker's queued and running jobs fail now, not later
         if own_store:
             opened.close()
 

@@ -21,9 +21,13 @@ from tailorcrm.store.keys import has_scope
 
 Scope = Literal["read", "write", "admin"]
 
-AUTH_TTL_S = 2.0  # a verified key is trusted this long: revocation takes effect within it
+AUTH_TTL_S = 2.0
+"""How long a worker trusts a key it verified, in seconds. A key revoked through a worker
+(``DELETE /v1/keys/{key_id}``) fails there at once (:meth:`KeyCache.evict`); revoked anywhere
+else (another worker, ``tailorcrm keys revoke``) it fails in every worker within this bound."""
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tcrm_...`")
+MAX_CACHED_KEYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -35,15 +39,25 @@ class Principal:
     scopes: tuple[str, ...]
 
 
-class KeyCache:
-    """Recently verified keys, by SHA-256 of the secret, for ``AUTH_TTL_S`` seconds.
+def key_id_of(secret: str) -> str | None:
+    """The public key id inside a secret (``tcrm_<key_id>_<token>``); None when malformed."""
+    parts = secret.strip().split("_", 2)
+    return parts[1][:32] if len(parts) == 3 else None
 
-    Saves the two look-ups (key, tenant) that would otherwise precede every request.
+
+class KeyCache:
+    """Recently verified keys, by SHA-256 of the secret, for ``ttl`` seconds (``AUTH_TTL_S``).
+
+    Saves the two look-ups (key, tenant) that would otherwise precede every request. A key this
+    process revoked is evicted and never cached again, so it fails here at once; a key revoked
+    elsewhere fails here once its entry expires, at most ``ttl`` seconds after the revocation.
     """
 
     def __init__(self, ttl: float = AUTH_TTL_S) -> None:
         self.ttl = ttl
-        self._seen: dict[str, tuple[float, Principal]] = {}
+        self._seen: dict[str, tuple[float, str | None, Principal]] = {}
+        self._digests: dict[str, str] = {}  # key id -> digest of its cached secret
+        self._revoked: set[str] = set()  # key ids revoked through this process
         self._lock = threading.Lock()
 
     def get(self, secret: str) -> tuple[str, Principal | None]:
@@ -52,14 +66,29 @@ class KeyCache:
         found = self._seen.get(digest)
         if found is None or found[0] < time.monotonic():
             return digest, None
-        return digest, found[1]
+        return digest, found[2]
 
-    def put(self, digest: str, principal: Principal) -> None:
-        """Remember a verified key."""
+    def put(self, digest: str, principal: Principal, key_id: str | None = None) -> None:
+        """Remember a verified key (not one revoked through this process meanwhile)."""
         with self._lock:
-            if len(self._seen) > 10_000:
+            if key_id is not None and key_id in self._revoked:
+                return
+            if len(self._seen) > MAX_CACHED_KEYS:
                 self._seen.clear()
-            self._seen[digest] = (time.monotonic() + self.ttl, principal)
+                self._digests.clear()
+            self._seen[digest] = (time.monotonic() + self.ttl, key_id, principal)
+            if key_id is not None:
+                self._digests[key_id] = digest
+
+    def evict(self, key_id: str) -> None:
+        """Forget key ``key_id`` at once and never cache it again (it was revoked)."""
+        with self._lock:
+            digest = self._digests.pop(key_id, None)
+            if digest is not None:
+                self._seen.pop(digest, None)
+            if len(self._revoked) > MAX_CACHED_KEYS:
+                self._revoked.clear()  # the oldest revocations are long past every TTL
+            self._revoked.add(key_id)
 
 
 def get_store(request: Request) -> Store:
@@ -80,9 +109,16 @@ def get_jobs(request: Request) -> JobRunner:
     return jobs
 
 
+def get_key_cache(request: Request) -> KeyCache:
+    """The cache of verified API keys."""
+    keys: KeyCache = request.app.state.key_cache
+    return keys
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 CacheDep = Annotated[ModelCache, Depends(get_cache)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
 
 
 def authenticate(request: Request, store: StoreDep,
@@ -107,12 +143,10 @@ def authenticate(request: Request, store: StoreDep,
         try:
             tenant, scopes = store.keys.verify(credentials.credentials)
         except AuthenticationError as exc:
-            parts = credentials.credentials.split("_", 2)
-            key_id = parts[1][:32] if len(parts) == 3 else None
-            throttle.failed(client, exc.message, key_id)
+            throttle.failed(client, exc.message, key_id_of(credentials.credentials))
             raise AuthenticationError("invalid API key") from None
         principal = Principal(tenant=tenant, tid=store.tenants.id_of(tenant), scopes=scopes)
-        keys.put(digest, principal)
+        keys.put(digest, principal, key_id_of(credentials.credentials))
     return principal
 
 

@@ -46,7 +46,7 @@ def revoke(
     tenant: Annotated[str | None, typer.Option(
         "--tenant", help="Only revoke if the key belongs to this tenant.")] = None,
 ) -> None:
-    """Revoke a key: requests with it fail from now on."""
+    """Revoke a key: running servers refuse it within 2 s (their key cache TTL)."""
     with open_store(db) as store:
         tid = None if tenant is None else store.tenants.id_of(tenant)
         store.keys.revoke(key_id, tid=tid)
