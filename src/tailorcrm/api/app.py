@@ -25,8 +25,8 @@ from tailorcrm.api.routes import (
     insights,
     items,
     jobs,
-    keys,
     models,
+    privacy,
     recommendations,
     schema,
 )
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 ROUTERS = (customers.router, items.router, events.router, recommendations.router,
            insights.router, schema.router, configs.router, tenant_settings.router, jobs.router,
-           keys.router, models.router, health.router)
+           models.router, privacy.router, health.router)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -55,7 +55,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        app.state.jobs.close()  # this worker's queued and running jobs fail now, not later
         if own_store:
             opened.close()
 

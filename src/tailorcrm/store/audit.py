@@ -56,7 +56,9 @@ class AuditRepository(Repository):
              limit: int = 100) -> list[AuditRecord]:
         """The tenant's entries, newest first: of one ``action`` (or a prefix ending in
         ``.``, e.g. ``privacy.``), older than ``before_id`` (paging), at most ``limit``."""
-        stmt = select(AuditEntry).where(AuditEntry.tenant_id == tid)
+        stmt = select(AuditEntry.id, AuditEntry.actor, AuditEntry.action, AuditEntry.target,
+                      AuditEntry.details, AuditEntry.created_at).where(
+            AuditEntry.tenant_id == tid)
         if action:
             stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True)
                               if action.endswith(".") else AuditEntry.action == action)
@@ -64,7 +66,7 @@ class AuditRepository(Repository):
             stmt = stmt.where(AuditEntry.id < before_id)
         stmt = stmt.order_by(AuditEntry.id.desc()).limit(max(1, min(limit, MAX_LIST)))
         with self._engine.connect() as conn:
-            rows = conn.execute(stmt).scalars().all()
+            rows = conn.execute(stmt).all()
         return [AuditRecord(id=int(r.id), actor=r.actor, action=r.action, target=r.target,
                             details=dict(r.details or {}),
                             created_at=as_utc(r.created_at) or r.created_at) for r in rows]

@@ -1,17 +1,22 @@
-"""Customers: upsert, read and erase one; upsert many."""
+"""Customers: upsert, read, erase and export one; upsert many."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
+from tailorcrm.api.deps import Admin, CacheDep, Reader, StoreDep, Writer
 from tailorcrm.api.params import CustomerIdPath, ExternalId
 from tailorcrm.api.responses import AUTHENTICATED, error_responses
-from tailorcrm.errors import NotFoundError
+from tailorcrm.api.routes.privacy import Actor
+from tailorcrm.errors import PermissionDeniedError
+from tailorcrm.privacy.erasure import erase
+from tailorcrm.privacy.export import export_customer
+from tailorcrm.store.keys import has_scope
 from tailorcrm.store.records import Consent
 
 router = APIRouter(tags=["customers"],
@@ -83,15 +88,50 @@ def get_customer(principal: Reader, store: StoreDep, customer_id: CustomerIdPath
     return store.customers.get(principal.tid, customer_id).model_dump()
 
 
-@router.delete("/v1/customers/{customer_id}", status_code=204)
-def delete_customer(principal: Writer, store: StoreDep, cache: CacheDep,
-                    customer_id: CustomerIdPath) -> Response:
-    """Erase a customer with their events, segments, need scores and lists (right to erasure)."""
-    counts = store.erase_customer(principal.tid, customer_id)
-    cache.touch(principal.tid)  # the served model forgets them on the next request
-    if not counts.get("customers"):
-        raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
-    return Response(status_code=204)
+class ErasurePublic(BaseModel):
+    """What an erasure removed (rows by table), the ids replaced in model artifacts, and the
+    audit entry naming the customer by the tenant's keyed hash of the id."""
+
+    target: str
+    removed: dict[str, int]
+    artifacts: int
+    audit_id: int | None
+
+
+@router.delete("/v1/customers/{customer_id}", status_code=204, response_model=None,
+               responses={200: {"model": ErasurePublic,
+                                "description": "With `erase=true`: the erasure receipt."}})
+def delete_customer(principal: Writer, actor: Actor, store: StoreDep, cache: CacheDep,
+                    customer_id: CustomerIdPath,
+                    erase_: bool = Query(False, alias="erase", description=(
+                        "The admin form: answer 200 with the erasure receipt. Either form "
+                        "erases everywhere, suppresses the id and writes an audit entry."))
+                    ) -> Any:
+    """Erase a customer everywhere (right to erasure): profile, events and feedback,
+    quarantined rows, segments, need scores, lists, and the id in model artifacts. The id is
+    suppressed (imports refuse it until lifted) and every worker stops serving it at once."""
+    if erase_ and not has_scope(principal.scopes, "admin"):
+        raise PermissionDeniedError("erase=true needs the 'admin' scope", needed="admin",
+                                    scopes=list(principal.scopes))
+    via = "DELETE ?erase=true" if erase_ else "DELETE"
+    try:
+        receipt = erase(store, principal.tid, customer_id, actor, via=via)
+    finally:
+        cache.touch(principal.tid)  # the served model forgets them on the next request
+    if not erase_:
+        return Response(status_code=204)
+    return JSONResponse(ErasurePublic(target=receipt.target, removed=receipt.removed,
+                                      artifacts=receipt.artifacts,
+                                      audit_id=receipt.audit_id).model_dump())
+
+
+@router.get("/v1/customers/{customer_id}/export", responses=error_responses(404))
+def export_one(principal: Admin, actor: Actor, store: StoreDep,
+               customer_id: CustomerIdPath) -> dict[str, Any]:
+    """Everything held about the customer as one JSON document (GDPR Art. 15 and 20):
+    profile, custom fields, consent, events, feedback, segments, need scores and current
+    recommendations with reasons, and a manifest of the parts."""
+    return export_customer(store, principal.tid, customer_id, actor)
 
 
 @router.post("/v1/customers:batch", response_model=UpsertPublic)
