@@ -50,6 +50,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "actions": ("tailorcrm.cli.actions", "app",
                 "Next best actions: catalog, ranked actions per customer, feedback."),
     "export": ("tailorcrm.cli.export", "app", "Marketing exports (consent-aware)."),
+    # privacy and audit
+    "privacy": ("tailorcrm.cli.privacy", "app",
+                "Privacy: erase, export and unsuppress customers (GDPR, CCPA)."),
+    "audit": ("tailorcrm.cli.audit", "app",
+              "The audit log: admin and privacy actions, key creation and revocation."),
     # serving
     "serve": ("tailorcrm.cli.serve", "serve_command", "Serve the REST API (uvicorn)."),
 }
