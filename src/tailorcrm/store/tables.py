@@ -114,6 +114,16 @@ class Customer(Base):
     consent_marketing: Mapped[str] = mapped_column(String(8), default="unknown")
     consent_marketing_at: Mapped[dt.datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True)
+    # profiling for needs (0008), and where each purpose's state last came from:
+    # "api" | "import" | "cli" (None: never set); every change is in ``consent_history``
+    consent_profiling: Mapped[str] = mapped_column(String(8), default="unknown",
+                                                   server_default="unknown")
+    consent_profiling_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True)
+    consent_personalization_source: Mapped[str | None] = mapped_column(String(16),
+                                                                       nullable=True)
+    consent_marketing_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    consent_profiling_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -346,3 +356,24 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsentChange(Base):
+    """One change of a customer's consent for one purpose, append-only: the value, where it
+    came from (``api``, ``import``, ``cli``) and when it took effect (``store/consent.py``).
+
+    Keyed by the external ``customer_id`` like the other customer tables, so erasure deletes
+    it with them (``store/erasure.py``).
+    """
+
+    __tablename__ = "consent_history"
+    __table_args__ = (Index("ix_consent_history_tenant_customer", "tenant_id", "customer_id",
+                            "id"),
+                      {"sqlite_autoincrement": True})  # ids never reused: the order of changes
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
