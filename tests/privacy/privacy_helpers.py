@@ -65,12 +65,12 @@ def unique_customer(store: Store, tid: int) -> tuple[str, list[str]]:
     """A customer with events whose id and pii values are no substring of any other
     customer's or item's values (so a hit in a file can only be theirs): id and pii values."""
     pii = [f.name for f in store.fields.list(tid, "customer") if f.pii]
-    customers = store.customers.list(tid)
+    customers = store.customers.list(tid, limit=100_000)
     texts: dict[str, list[str]] = {
         c.customer_id: [c.customer_id, *(str(c.attributes[p]) for p in pii
                                          if c.attributes.get(p))] for c in customers}
     everything: list[tuple[str, str]] = [(cid, v) for cid, vs in texts.items() for v in vs]
-    everything += [("", str(v)) for i in store.items.list(tid)
+    everything += [("", str(v)) for i in store.items.list(tid, limit=100_000)
                    for v in [i.item_id, i.title, i.description, *i.attributes.values()]]
     for cid, values in sorted(texts.items(), reverse=True):
         if len(values) < 1 + len(pii) or not store.events.for_customer(tid, cid, limit=5):
