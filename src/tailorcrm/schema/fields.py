@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -15,7 +16,8 @@ ENTITIES: tuple[Entity, ...] = ("customer", "item", "event")
 # Names the built-in columns take; a custom field may not shadow them.
 RESERVED_NAMES: dict[str, frozenset[str]] = {
     "customer": frozenset({"customer_id", "consent_personalization", "consent_marketing",
-                           "created_at", "updated_at", "tenant"}),
+                           "consent_profiling", "consent_source", "created_at", "updated_at",
+                           "tenant"}),
     "item": frozenset({"item_id", "title", "description", "categories", "price", "available",
                        "created_at", "updated_at", "tenant"}),
     "event": frozenset({"idempotency_key", "customer_id", "item_id", "type", "value",
@@ -84,15 +86,47 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and value.strip() == ""
 
 
+MASK = "***"
+"""What a pii value reads as for keys that may not see it."""
+
+
+def pii_feature_policy(specs: Iterable[FieldSpec],
+                       allowed: Iterable[str] = ()) -> tuple[FieldSpec, ...]:
+    """The specs as models may use them: a ``pii`` field is no feature unless its name is in
+    ``allowed`` (the tenant setting ``pii_features_allowed``); its ``feature`` flag is cleared.
+    """
+    names = frozenset(allowed)
+    return tuple(s.model_copy(update={"feature": False})
+                 if s.pii and s.feature and s.name not in names else s for s in specs)
+
+
+def describe_value(value: Any) -> str:
+    """A value described without its content (for pii fields in messages and logs)."""
+    if isinstance(value, str):
+        return f"a text of {len(value)} character(s)"
+    return f"a value of type {type(value).__name__}"
+
+
 def coerce_value(spec: FieldSpec, value: Any) -> Any:
     """Coerce one raw value to the field's type, as JSON-storable Python.
 
-    Raises ``ValueError`` with a short reason when the value does not fit.
+    Raises ``ValueError`` with a short reason when the value does not fit. The reason quotes
+    the value, except for a ``pii`` field: it is described (type and length), never echoed.
     Missing values become the default (or None); a required field with neither raises.
     """
+    try:
+        return _coerce(spec, value)
+    except (ValueError, TypeError):
+        if not spec.pii or is_missing(value):
+            raise
+        raise ValueError(f"{describe_value(value)} does not fit type {spec.type.value} "
+                         f"(pii field: the value is not shown)") from None
+
+
+def _coerce(spec: FieldSpec, value: Any) -> Any:
     if is_missing(value):
         if spec.default is not None:
-            return coerce_value(spec.model_copy(update={"default": None}), spec.default)
+            return _coerce(spec.model_copy(update={"default": None}), spec.default)
         if spec.required:
             raise ValueError("required value is missing")
         return None

@@ -11,10 +11,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from tailorcrm.errors import StorageError
+from tailorcrm.schema.fields import pii_feature_policy
 from tailorcrm.store.audit import AuditRepository
 from tailorcrm.store.bulk_reads import BulkReads
 from tailorcrm.store.changes import ChangeFeed
 from tailorcrm.store.configs import ConfigRepository
+from tailorcrm.store.consent import ConsentRepository
 from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
 from tailorcrm.store.erasure import ErasureRepository, erase_customer, holds_customer
@@ -33,6 +35,7 @@ from tailorcrm.store.need_scores import NeedScoreRepository
 from tailorcrm.store.recommendations import RecommendationRepository
 from tailorcrm.store.results import ResultsStore
 from tailorcrm.store.segments import SegmentRepository
+from tailorcrm.store.tenant_settings import load_tenant_settings
 from tailorcrm.store.tenants import TenantRepository
 from tailorcrm.store.tombstones import TombstoneRepository
 
@@ -63,6 +66,7 @@ class Store:
         self.event_types = EventTypeRepository(engine)
         self.tombstones = TombstoneRepository(engine, self.tenants)  # also the suppressions
         self.customers = CustomerRepository(engine, self.fields, self.tombstones)
+        self.consent = ConsentRepository(engine)  # consent history; who denied a purpose
         self.items = ItemRepository(engine, self.fields)
         self.keys = ApiKeyRepository(engine)
         self.imports = ImportRepository(engine)
@@ -138,7 +142,9 @@ class Store:
         """Everything one tenant has, as the in-memory Dataset models train on."""
         from tailorcrm.store import loader  # heavy: only commands that load data pay for it
 
-        fields = self.fields.list(tid)
+        allowed = load_tenant_settings(self.configs, tid).pii_features_allowed
+        # a pii field is no model feature unless the tenant allows it (pii_features_allowed)
+        fields = pii_feature_policy(self.fields.list(tid), allowed)
         event_types = self.event_types.list(tid)
         with self.engine.connect() as conn:
             data = loader.load_dataset(conn, tid, fields, event_types)

@@ -19,17 +19,25 @@ from sqlalchemy import Connection, delete, exists, select, text
 from tailorcrm.store.audit import AuditRepository
 from tailorcrm.store.base import Repository
 from tailorcrm.store.engine import checkpoint
-from tailorcrm.store.tables import Customer, Event, NeedScore, RecommendationList, Segment
+from tailorcrm.store.tables import (
+    ConsentChange,
+    Customer,
+    Event,
+    NeedScore,
+    RecommendationList,
+    Segment,
+)
 from tailorcrm.store.tombstones import TombstoneRepository, lock_erasures
 
 log = logging.getLogger(__name__)
 
 # Every table that holds a customer's rows, keyed by the external customer_id (a table added
-# later that keeps customer rows, e.g. consent history, belongs here too).
-CUSTOMER_TABLES: tuple[Any, ...] = (Event, Segment, NeedScore, RecommendationList, Customer)
+# later that keeps customer rows belongs here too).
+CUSTOMER_TABLES: tuple[Any, ...] = (Event, Segment, NeedScore, RecommendationList,
+                                    ConsentChange, Customer)
 # Tables whose dead rows VACUUM reclaims after an erasure (PostgreSQL).
 RECLAIMED_TABLES = ("events", "customer_segments", "need_scores", "recommendation_lists",
-                    "customers", "quarantine")
+                    "consent_history", "customers", "quarantine")
 
 
 def erase_customer(conn: Connection, tid: int, customer_id: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tailorcrm.errors import NotFoundError
 from tailorcrm.store.configs import ConfigRepository
@@ -23,6 +23,25 @@ class TenantSettings(BaseModel):
                               "'create' the record (with its fields' defaults, as Recombee "
                               "does), so it gets cold-start results at once, or 'reject' the "
                               "event with a reason.")
+    retention_days: int | None = Field(
+        None, ge=1, le=36_500,
+        description="Delete events older than this many days (the training job does it "
+                    "first; so does `tailorcrm retention run`), with an audit entry. None "
+                    "(the default) keeps every event.")
+    pii_features_allowed: tuple[str, ...] = Field(
+        (), description="Custom fields flagged `pii` that models may read as features (when "
+                        "also flagged `feature`); every other pii field is left out of them.")
+
+    @field_validator("pii_features_allowed")
+    @classmethod
+    def _distinct(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(set(names)))
+
+    def retention_policy(self) -> str:
+        """What retention does for this tenant, in words."""
+        if self.retention_days is None:
+            return "keep everything: no retention period is set (retention_days is null)"
+        return f"events older than {self.retention_days} days are deleted"
 
 
 def load_tenant_settings(configs: ConfigRepository, tid: int) -> TenantSettings:
