@@ -96,9 +96,17 @@ def recent_rejections(store: Store, tid: int, customer_id: str, *,
     """Action name → time of this customer's latest rejection of it."""
     if REJECTED not in store.event_types.names(tid):
         return {}
+    rows = store.events.for_customer(tid, customer_id, limit=limit, types=[REJECTED])
+    return latest_by_action(((ev.ts, str(ev.attributes.get(ACTION_FIELD, ""))) for ev in rows),
+                            now=now)
+
+
+def latest_by_action(rejections: Iterable[tuple[dt.datetime, str]], *,
+                     now: dt.datetime | None = None) -> dict[str, dt.datetime]:
+    """Action name → its newest rejection time not after ``now``, from ``(ts, action)`` rows
+    newest first (the store path and the serving cache share this)."""
     out: dict[str, dt.datetime] = {}
-    for ev in store.events.for_customer(tid, customer_id, limit=limit, types=[REJECTED]):
-        name = str(ev.attributes.get(ACTION_FIELD, ""))
-        if name and (now is None or ev.ts <= now):
-            out.setdefault(name, ev.ts)  # newest first
+    for ts, name in rejections:
+        if name and (now is None or ts <= now):
+            out.setdefault(name, ts)  # newest first
     return out
