@@ -221,3 +221,22 @@ def test_a_named_strategy_never_serves_what_was_just_bought_or_rejected(
         assert shown == [i["item_id"] for i in stored.items[2:]][:5]
     finally:
         api.store.close()
+
+
+def test_in_memory_fast_path_gives_the_stored_list(trained: Api) -> None:
+    """The event-loop fast path (no I/O) answers only with what the full path would serve."""
+    from tailorcrm.serving import recommend as service
+
+    cache = trained.client.app.state.cache  # type: ignore[attr-defined]
+    store, tid = trained.store, trained.tid
+    for c in (f"c{i}" for i in range(0, 40, 7)):
+        slow = service.recommend(store, cache, tid, c, n=5)
+        fast = service.ready_list(store, cache, tid, c, n=5)
+        if slow.source == "precomputed":
+            assert fast is not None and fast.items == slow.items
+            assert fast.model_version == slow.model_version
+        else:
+            assert fast is None
+    assert service.ready_list(store, cache, tid, "nobody-here", n=5) is None
+    cache.touch(tid)  # a write through this worker: the next request reads the feed first
+    assert service.ready_list(store, cache, tid, "c0", n=5) is None

@@ -104,6 +104,17 @@ class ModelCache:
             self._active.pop(key, None)
         self.strategies.forget(tid)
 
+    def peek(self, tid: int, name: str = RECOMMENDER_NAME) -> TenantModel | None:
+        """The loaded model when its active version was read within ``ACTIVE_TTL_S``; None
+        otherwise. No I/O (the request fast path)."""
+        key = (tid, name)
+        active = self._active.get(key)
+        entry = self._entries.get(key)
+        if active is None or active[0] <= time.monotonic() or entry is None or \
+                active[1] is None or active[1].version != entry.version:
+            return None
+        return entry
+
     def get(self, tid: int, name: str = RECOMMENDER_NAME) -> TenantModel | None:
         """The tenant's loaded active model ``name``, loading it when the version changed,
         with the change feed applied (:meth:`TenantModel.sync`)."""

@@ -34,7 +34,7 @@ from tailorcrm.serving.tenant_model import TenantModel
 from tailorcrm.store import Store
 
 __all__ = ["DEFAULT_STRATEGY", "REC_ID_PURPOSE", "RecommendationRef", "ServedList",
-           "make_recommendation_id", "parse_recommendation_id", "recommend",
+           "make_recommendation_id", "parse_recommendation_id", "ready_list", "recommend",
            "recommendation_key", "similar_items", "verified_recommendation"]
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,25 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
                            store.need_scores.for_customer(tid, customer_id).items()}}
     result = pipeline.recommend(customer_id, n, extra=extra, explain=reasons)
     return ServedList(rec_id, entry.version, "online", orjson.dumps(result.item_dicts()))
+
+
+def ready_list(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n: int = 10,
+               strategy: str = DEFAULT_STRATEGY) -> ServedList | None:
+    """:func:`recommend`'s answer when it is a fresh precomputed list already in memory (no
+    I/O, so the API takes it on the event loop); None sends the caller to :func:`recommend`."""
+    found = cache.strategies.peek(tid, strategy)
+    if found is None or not found[0].uses_tenant_model:
+        return None
+    strat, rules = found
+    entry = cache.peek(tid)
+    if entry is None:
+        return None
+    ready = entry.ready_list(strat, rules, customer_id, n)
+    if ready is None:
+        return None
+    rec_id = make_recommendation_id(recommendation_key(store, tid), customer_id, strategy,
+                                    entry.version)
+    return ServedList(rec_id, entry.version, "precomputed", ready)
 
 
 def similar_items(store: Store, cache: ModelCache, tid: int, item_id: str,

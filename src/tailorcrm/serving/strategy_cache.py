@@ -46,6 +46,14 @@ class StrategyCache:
             raise cached[1]
         return cached[1]
 
+    def peek(self, tid: int, name: str) -> tuple[Strategy, RuleSet] | None:
+        """The cached strategy and rules while fresh; None otherwise (no I/O)."""
+        cached = self._found.get((tid, name))
+        if cached is None or cached[0] <= time.monotonic() or isinstance(cached[1],
+                                                                         TailorCRMError):
+            return None
+        return cached[1]
+
     def forget(self, tid: int) -> None:
         """Read the tenant's strategies again on the next request (one was saved here)."""
         with self._lock:

@@ -53,6 +53,10 @@ class TenantModel:
     cutoff: dt.datetime | None = None
     degraded: bool = False
     _pipelines: dict[str, tuple[str, Pipeline]] = field(default_factory=dict, repr=False)
+    # strategy name -> (strategy, rules, hash, pipeline) of the last lookup: the strategy
+    # cache hands out the same objects until a strategy changes, so identity is the check
+    _last: dict[str, tuple[Strategy, RuleSet, str, Pipeline]] = field(default_factory=dict,
+                                                                      repr=False)
     _lists: dict[str, ListCache] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _seen: set[str] = field(default_factory=set, repr=False)  # idempotency keys folded in
@@ -78,17 +82,22 @@ class TenantModel:
     def pipeline(self, strategy: Strategy, rules: RuleSet) -> tuple[Pipeline, str]:
         """The strategy's pipeline over this model and its config hash, built once per
         strategy config (a ranker of the same ranking config is shared)."""
+        last = self._last.get(strategy.name)
+        if last is not None and last[0] is strategy and last[1] is rules:
+            return last[3], last[2]
         built = Pipeline.build(strategy, self.ranker.model, self.data, rules=rules,
                                chosen=self.ranker.config, ranker=self.ranker)
         chash = pipeline_hash(strategy, rules, built.ranker.config)
         with self._lock:
             found = self._pipelines.get(strategy.name)
             if found is not None and found[0] == chash:
+                self._last[strategy.name] = (strategy, rules, chash, found[1])
                 return found[1], chash
             if built.ranker is not self.ranker:  # a ranker of its own: hand it what changed
                 self._catch_up(built.ranker)
             built.prepare()
             self._pipelines[strategy.name] = (chash, built)
+            self._last[strategy.name] = (strategy, rules, chash, built)
             return built, chash
 
     def _rankers(self) -> list[Ranker]:
@@ -123,6 +132,24 @@ class TenantModel:
                 found.drop(self._forgotten_ids())
                 self._lists[strategy] = found
             return found
+
+    def ready_list(self, strategy: Strategy, rules: RuleSet, customer_id: str, n: int
+                   ) -> bytes | None:
+        """The customer's fresh precomputed list (JSON) when everything it needs is in memory
+        and current — the change feed read within ``POLL_S``, the strategy's pipeline and
+        lists loaded, the customer a customer of the model with nothing new — else None. Does
+        no I/O, so a request can take it on the event loop."""
+        if time.monotonic() - self._polled >= POLL_S or customer_id in self._changed:
+            return None
+        last = self._last.get(strategy.name)
+        if last is None or last[0] is not strategy or last[1] is not rules:
+            return None
+        if self.ranker.customer_index(customer_id) < 0:
+            return None
+        lists = self._lists.get(strategy.name)
+        if lists is None or (lists.model_version, lists.config_hash) != (self.version, last[2]):
+            return None
+        return lists.items_json(customer_id, n)
 
     # -- what changed -----------------------------------------------------------------------
     def changed(self, customer_id: str) -> bool:

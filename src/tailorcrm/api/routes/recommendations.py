@@ -8,6 +8,7 @@ from contextlib import suppress
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
@@ -91,7 +92,8 @@ class FeedbackPublic(BaseModel):
 
 
 @router.get("/v1/customers/{customer_id}/recommendations", response_model=RecommendationsPublic)
-def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep, request: Request,
+async def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep,
+                              request: Request,
                         customer_id: CustomerIdPath,
                         n: int = Query(10, ge=1, le=100),
                         strategy: str = Query(service.DEFAULT_STRATEGY, min_length=1,
@@ -102,8 +104,13 @@ def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDep, req
     """The customer's top ``n`` of a strategy (``default``: the tenant's chosen model) with
     reasons: precomputed when fresh, else scored online by the same pipeline with the events
     that arrived after training folded in. Never 409 for a stale list."""
-    served = service.recommend(store, cache, principal.tid, customer_id, n=n, strategy=strategy,
-                               reasons=reasons)
+    # a fresh list already in memory is answered on the event loop (no I/O, no thread hop);
+    # anything else (online scoring, first loads, the change feed's reads) in the threadpool
+    served = service.ready_list(store, cache, principal.tid, customer_id, n=n,
+                                strategy=strategy) if reasons else None
+    if served is None:
+        served = await run_in_threadpool(service.recommend, store, cache, principal.tid,
+                                         customer_id, n=n, strategy=strategy, reasons=reasons)
     request.app.state.metrics.recommendations.labels(served.source).inc()
     # the body is built from prepared JSON (precomputed lists are kept serialised): no second
     # validation pass; ``response_model`` still documents its shape
