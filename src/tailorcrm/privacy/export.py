@@ -86,9 +86,9 @@ def _recommendations(store: Store, tid: int, customer_id: str) -> list[dict[str,
 
 
 def _consent_history(store: Store, tid: int, customer_id: str) -> list[dict[str, Any]]:
-    """Consent changes, when the store keeps them (a repository ``consents`` with
-    ``history(tid, customer_id)``); empty otherwise."""
-    consents = getattr(store, "consents", None)
+    """Consent changes, when the store keeps them (``store.consent.history(tid,
+    customer_id)``, revision 0008); empty otherwise."""
+    consents = getattr(store, "consent", None)
     if consents is None or not hasattr(consents, "history"):
         return []
     return [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r)
