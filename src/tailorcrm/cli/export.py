@@ -31,7 +31,8 @@ def segment(
 ) -> None:
     """Write the members of a segment with their best action and top items to a CSV file.
 
-    Customers who denied marketing consent are never exported.
+    Customers who denied marketing consent are never exported; nor are those who denied
+    profiling (segment membership is profiling).
     """
     with open_tenant(db, tenant) as (store, tid):
         report = export_segment(store, tid, segmentation, segment_name, out, catalog=catalog,
@@ -39,4 +40,5 @@ def segment(
                                 require_granted=require_granted)
     console.print(f"wrote {report.exported} of {report.members} members to {out} "
                   f"(left out: {report.consent_denied} consent denied, "
-                  f"{report.consent_not_granted} consent not granted, {report.missing} missing)")
+                  f"{report.consent_not_granted} consent not granted, "
+                  f"{report.profiling_denied} profiling denied, {report.missing} missing)")

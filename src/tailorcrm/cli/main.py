@@ -55,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "Privacy: erase, export and unsuppress customers (GDPR, CCPA)."),
     "audit": ("tailorcrm.cli.audit", "app",
               "The audit log: admin and privacy actions, key creation and revocation."),
+    "retention": ("tailorcrm.cli.retention", "app",
+                  "Retention: delete events older than the tenant's retention_days."),
     # serving
     "serve": ("tailorcrm.cli.serve", "serve_command", "Serve the REST API (uvicorn)."),
 }

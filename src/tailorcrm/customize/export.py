@@ -1,7 +1,9 @@
 """Marketing export: a segment's members with their best action and top recommendations, as CSV.
 
-Consent: customers whose ``consent_marketing`` is ``denied`` are never exported; with
-``require_granted`` only customers who granted it are (``unknown`` left out too). Cells that
+Consent, read per customer when the export runs (a change counts at once): customers whose
+``consent_marketing`` is ``denied`` are never exported; with ``require_granted`` only
+customers who granted it are (``unknown`` left out too). Segment membership is profiling:
+customers whose ``consent_profiling`` is ``denied`` are left out of a segment's export. Cells that
 a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
 return, and not a number) are prefixed with ``'`` (OWASP's CSV-injection advice).
 """
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from tailorcrm.customize.actions import DEFAULT_CATALOG, ActionCatalog, load_catalog
 from tailorcrm.customize.nba import actions_for_customer, item_record_view
 from tailorcrm.errors import NotFoundError
+from tailorcrm.privacy.consent import allows
 from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class ExportReport(BaseModel):
     exported: int = 0
     consent_denied: int = 0
     consent_not_granted: int = 0
+    profiling_denied: int = 0
     missing: int = 0
     without_action: int = 0
 
@@ -102,6 +106,9 @@ def export_segment(store: Store, tid: int, segmentation: str, segment: str,
                 continue
             if record.consent_marketing == "denied":
                 report.consent_denied += 1
+                continue
+            if not allows(record.consent_profiling):
+                report.profiling_denied += 1
                 continue
             if require_granted and record.consent_marketing != "granted":
                 report.consent_not_granted += 1

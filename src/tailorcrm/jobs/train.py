@@ -29,6 +29,7 @@ from tailorcrm.needs.definitions import list_needs
 from tailorcrm.needs.publishing import train_and_publish
 from tailorcrm.needs.rfm import rfm_table
 from tailorcrm.needs.segments import behavioural_segments
+from tailorcrm.privacy.retention import retain_before_training
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, save_ranking_config
 from tailorcrm.recommend.selection import (
     Selection,
@@ -260,6 +261,7 @@ def train_tenant(store: Store, tid: int, artifacts: Path, config: TrainConfig | 
     if not (config.recommend or config.needs or config.segments or config.strategies):
         log.info("tenant %d: every training step is off; nothing to do", tid)
         return TrainReport(seconds={"total": 0.0})
+    retain_before_training(store, tid)  # events past the tenant's retention_days go first
     erased_after = store.tombstones.watermark(tid)  # before reading: see store/tombstones.py
     data = store.load_dataset(tid)
     report = TrainReport(customers=data.n_customers, items=data.n_items, events=len(data.events))

@@ -60,7 +60,12 @@ class FeatureSource:
 
 
 def feature_specs(data: Dataset, config: FeatureConfig) -> list[FieldSpec]:
-    """The customer field specs a model reads (flagged ``feature``, present, not excluded)."""
+    """The customer field specs a model reads (flagged ``feature``, present, not excluded).
+
+    A ``pii`` field whose ``feature`` flag is off is never read, even when ``config.fields``
+    names it: the store clears the flag of every pii field the tenant did not allow
+    (``pii_features_allowed``, see :func:`tailorcrm.schema.fields.pii_feature_policy`).
+    """
     specs = {s.name: s for s in data.customer_fields}
     if config.fields is None:
         names = [s.name for s in data.customer_fields if s.feature]
@@ -73,6 +78,8 @@ def feature_specs(data: Dataset, config: FeatureConfig) -> list[FieldSpec]:
         spec = specs.get(name)
         if spec is None:  # a column without a declared spec: infer a type from its values
             spec = _infer_spec(name, data.customers[name])
+        elif spec.pii and not spec.feature:
+            continue
         out.append(spec)
     return out
 

@@ -14,6 +14,7 @@ import pandas as pd
 from tailorcrm.errors import NotFoundError
 from tailorcrm.needs.model import NeedModel
 from tailorcrm.needs.reasons import explain
+from tailorcrm.privacy.consent import PROFILING, without_denied
 
 if TYPE_CHECKING:
     from tailorcrm.data.dataset import Dataset
@@ -106,7 +107,8 @@ def publish(store: Any, tenant_id: int, model: NeedModel, data: Dataset, artifac
     """Save the artifact, register and activate it, and replace the need's stored scores.
 
     ``erased_after`` is the tombstone watermark taken before ``data`` was read (see
-    ``store/tombstones.py``): customers erased since get no score. This publishes without
+    ``store/tombstones.py``): customers erased since get no score; nor do customers whose
+    profiling consent is denied when the scores are stored. This publishes without
     the gate; :func:`tailorcrm.needs.publishing.train_and_publish` gates first.
 
     Returns ``(model_version, number of customers scored)``.
@@ -116,6 +118,7 @@ def publish(store: Any, tenant_id: int, model: NeedModel, data: Dataset, artifac
     scores = score_customers(model, data, top=top, model_version=version)
     rows = [{"customer_id": cid, "score": float(r.score), "model_version": version,
              "reasons": r.reasons} for cid, r in scores.iterrows()]
+    rows = without_denied(store, tenant_id, PROFILING, rows)
     n = store.need_scores.replace(tenant_id, need, rows, erased_after=erased_after)
     log.info("need %s: stored %d scores (model %s)", need, n, version)
     return version, n

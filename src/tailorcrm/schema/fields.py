@@ -100,6 +100,12 @@ def pii_feature_policy(specs: Iterable[FieldSpec],
                  if s.pii and s.feature and s.name not in names else s for s in specs)
 
 
+def mask_pii(specs: Iterable[FieldSpec], attributes: dict[str, Any]) -> dict[str, Any]:
+    """``attributes`` with the value of every ``pii`` field (that has one) read as ``***``."""
+    pii = {s.name for s in specs if s.pii}
+    return {k: MASK if k in pii and v is not None else v for k, v in attributes.items()}
+
+
 def describe_value(value: Any) -> str:
     """A value described without its content (for pii fields in messages and logs)."""
     if isinstance(value, str):

@@ -34,6 +34,7 @@ from tailorcrm.store.models import ModelRepository
 from tailorcrm.store.need_scores import NeedScoreRepository
 from tailorcrm.store.recommendations import RecommendationRepository
 from tailorcrm.store.results import ResultsStore
+from tailorcrm.store.retention import RetentionRepository
 from tailorcrm.store.segments import SegmentRepository
 from tailorcrm.store.tenant_settings import load_tenant_settings
 from tailorcrm.store.tenants import TenantRepository
@@ -87,6 +88,7 @@ class Store:
         self.jobs = JobRepository(engine)  # background jobs, shared by every worker
         self.audit = AuditRepository(engine)  # append-only log of admin and privacy actions
         self.erasures = ErasureRepository(engine, self.tombstones)
+        self.retention = RetentionRepository(engine)  # old events deleted, with the audit entry
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, artifacts_dir: Path | None = None) -> Store:

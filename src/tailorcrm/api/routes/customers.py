@@ -1,4 +1,7 @@
-"""Customers: upsert, read, erase and export one; upsert many."""
+"""Customers: upsert, read, erase and export one; upsert many; consent and its history.
+
+Custom fields flagged ``pii`` read as ``***`` for keys without the write or admin scope.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ from tailorcrm.api.routes.privacy import Actor
 from tailorcrm.errors import PermissionDeniedError
 from tailorcrm.privacy.erasure import erase
 from tailorcrm.privacy.export import export_customer
+from tailorcrm.schema.fields import mask_pii
+from tailorcrm.store.consent import PURPOSES, ConsentEvent
+from tailorcrm.store.consent import Source as ConsentSource
 from tailorcrm.store.keys import has_scope
 from tailorcrm.store.records import Consent
 
@@ -34,6 +40,9 @@ class CustomerCreate(BaseModel):
                                        description="Custom field values by field name.")
     consent_personalization: Consent | None = None
     consent_marketing: Consent | None = None
+    consent_profiling: Consent | None = Field(
+        None, description="Profiling for needs: need scores are scored and served only when "
+                          "not denied.")
 
 
 class CustomerBatchRow(CustomerCreate):
@@ -57,8 +66,25 @@ class CustomerPublic(BaseModel):
     attributes: dict[str, Any]
     consent_personalization: Consent
     consent_marketing: Consent
+    consent_profiling: Consent = "unknown"
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+
+
+class PurposePublic(BaseModel):
+    """One purpose's current consent: the state, when it was set and where it came from."""
+
+    state: Consent
+    at: dt.datetime | None
+    source: ConsentSource | None
+
+
+class ConsentPublic(BaseModel):
+    """A customer's consent per purpose now, and its changes (oldest first)."""
+
+    customer_id: str
+    purposes: dict[str, PurposePublic]
+    history: list[ConsentEvent]
 
 
 class UpsertPublic(BaseModel):
@@ -84,8 +110,26 @@ def put_customer(principal: Writer, store: StoreDep, cache: CacheDep, body: Cust
 
 @router.get("/v1/customers/{customer_id}", response_model=CustomerPublic)
 def get_customer(principal: Reader, store: StoreDep, customer_id: CustomerIdPath) -> Any:
-    """One customer."""
-    return store.customers.get(principal.tid, customer_id).model_dump()
+    """One customer (pii fields read as `***` for a key without the write scope)."""
+    record = store.customers.get(principal.tid, customer_id).model_dump()
+    if not has_scope(principal.scopes, "write"):
+        record["attributes"] = mask_pii(store.fields.list(principal.tid, "customer"),
+                                        record["attributes"])
+    return record
+
+
+@router.get("/v1/customers/{customer_id}/consent", response_model=ConsentPublic)
+def get_consent(principal: Reader, store: StoreDep, customer_id: CustomerIdPath,
+                limit: int = Query(100, ge=1, le=1000)) -> Any:
+    """The customer's consent per purpose (state, time, source) and its history."""
+    record = store.customers.get(principal.tid, customer_id)
+    purposes = {p: PurposePublic(state=getattr(record, f"consent_{p}"),
+                                 at=getattr(record, f"consent_{p}_at"),
+                                 source=getattr(record, f"consent_{p}_source"))
+                for p in PURPOSES}
+    return ConsentPublic(customer_id=customer_id, purposes=purposes,
+                         history=store.consent.history(principal.tid, customer_id,
+                                                       limit=limit))
 
 
 class ErasurePublic(BaseModel):
