@@ -240,3 +240,22 @@ def test_in_memory_fast_path_gives_the_stored_list(trained: Api) -> None:
     assert service.ready_list(store, cache, tid, "nobody-here", n=5) is None
     cache.touch(tid)  # a write through this worker: the next request reads the feed first
     assert service.ready_list(store, cache, tid, "c0", n=5) is None
+
+
+def test_online_list_is_kept_until_the_customer_changes(trained: Api) -> None:
+    """A list scored online is served again from memory while nothing changed for the
+    customer, and scored anew after their next event (the rejected item leaves it)."""
+    from tailorcrm.serving import recommend as service
+
+    c, r, w = trained.client, trained.h("read"), trained.h("write")
+    c.post("/v1/events", json={"customer_id": "c9", "item_id": "i1", "type": "view"}, headers=w)
+    first = c.get("/v1/customers/c9/recommendations?n=4", headers=r).json()
+    assert first["source"] == "online"
+    cache = trained.client.app.state.cache  # type: ignore[attr-defined]
+    again = service.ready_list(trained.store, cache, trained.tid, "c9", n=4)
+    assert again is not None and again.source == "online" and again.items == first["items"]
+    top = first["items"][0]["item_id"]
+    c.post("/v1/events", json={"customer_id": "c9", "item_id": top, "type": "reject"},
+           headers=w)
+    after = c.get("/v1/customers/c9/recommendations?n=4", headers=r).json()
+    assert after["source"] == "online" and top not in [i["item_id"] for i in after["items"]]

@@ -127,13 +127,18 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
             if found is not None:
                 lean = [{**i, "reasons": []} for i in found]
                 return ServedList(rec_id, entry.version, "precomputed", orjson.dumps(lean))
+    kept = entry.online_list(strategy, chash, customer_id, n, reasons)
+    if kept is not None:
+        return ServedList(rec_id, entry.version, "online", kept)
     extra = None
     if _reads_customer_results(pipeline.rules):
         extra = {"segments": store.segments.of_customer(tid, customer_id),
                  "needs": {k: r.score for k, r in
                            store.need_scores.for_customer(tid, customer_id).items()}}
     result = pipeline.recommend(customer_id, n, extra=extra, explain=reasons)
-    return ServedList(rec_id, entry.version, "online", orjson.dumps(result.item_dicts()))
+    body = orjson.dumps(result.item_dicts())
+    entry.keep_online(strategy, chash, customer_id, n, reasons, body)  # until they change
+    return ServedList(rec_id, entry.version, "online", body)
 
 
 def ready_list(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n: int = 10,
@@ -152,7 +157,7 @@ def ready_list(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n
         return None
     rec_id = make_recommendation_id(recommendation_key(store, tid), customer_id, strategy,
                                     entry.version)
-    return ServedList(rec_id, entry.version, "precomputed", ready)
+    return ServedList(rec_id, entry.version, ready[1], ready[0])
 
 
 def similar_items(store: Store, cache: ModelCache, tid: int, item_id: str,

@@ -13,7 +13,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,8 @@ from tailorcrm.store.changes import EventRow, Mark
 
 log = logging.getLogger(__name__)
 
+#: Lists scored online kept per loaded model (until their customer changes again).
+ONLINE_LISTS = 50_000
 #: How often a worker reads the tenant's change marks (four indexed reads). A write through
 #: this worker is seen at once (it calls :meth:`TenantModel.touch`); a write through another
 #: worker or an import is seen within this bound.
@@ -65,6 +68,11 @@ class TenantModel:
     _erased: set[str] = field(default_factory=set, repr=False)  # hashes erased since loading
     _by_hash: dict[str, str] | None = field(default=None, repr=False)
     _mark: Mark | None = field(default=None, repr=False)
+    # lists scored online, kept until the customer changes again: (strategy, hash, customer,
+    # n, reasons) -> (the customer's change count then, JSON), newest last, bounded
+    _online: OrderedDict[tuple[str, str, str, int, bool], tuple[int, bytes]] = field(
+        default_factory=OrderedDict, repr=False)
+    _seq: dict[str, int] = field(default_factory=dict, repr=False)  # changes per customer
     _polled: float = field(default=0.0, repr=False)
     _item_sim: sparse.csc_matrix | None = field(default=None, repr=False)
 
@@ -134,22 +142,49 @@ class TenantModel:
             return found
 
     def ready_list(self, strategy: Strategy, rules: RuleSet, customer_id: str, n: int
-                   ) -> bytes | None:
-        """The customer's fresh precomputed list (JSON) when everything it needs is in memory
-        and current — the change feed read within ``POLL_S``, the strategy's pipeline and
-        lists loaded, the customer a customer of the model with nothing new — else None. Does
-        no I/O, so a request can take it on the event loop."""
-        if time.monotonic() - self._polled >= POLL_S or customer_id in self._changed:
+                   ) -> tuple[bytes, str] | None:
+        """``(JSON, source)`` of the customer's list when it is ready in memory and current —
+        the change feed read within ``POLL_S``, the strategy's pipeline loaded, and either a
+        list scored online since the customer's last change or their fresh precomputed list
+        — else None. Does no I/O, so a request can take it on the event loop."""
+        if time.monotonic() - self._polled >= POLL_S:
             return None
         last = self._last.get(strategy.name)
         if last is None or last[0] is not strategy or last[1] is not rules:
             return None
-        if self.ranker.customer_index(customer_id) < 0:
+        online = self.online_list(strategy.name, last[2], customer_id, n, True)
+        if online is not None:
+            return online, "online"
+        if customer_id in self._changed or self.ranker.customer_index(customer_id) < 0:
             return None
         lists = self._lists.get(strategy.name)
         if lists is None or (lists.model_version, lists.config_hash) != (self.version, last[2]):
             return None
-        return lists.items_json(customer_id, n)
+        found = lists.items_json(customer_id, n)
+        return None if found is None else (found, "precomputed")
+
+    def online_list(self, strategy: str, chash: str, customer_id: str, n: int,
+                    reasons: bool) -> bytes | None:
+        """A list scored online for the customer since their last change, if kept."""
+        found = self._online.get((strategy, chash, customer_id, n, reasons))
+        if found is None or found[0] != self._seq.get(customer_id, 0):
+            return None
+        return found[1]
+
+    def keep_online(self, strategy: str, chash: str, customer_id: str, n: int, reasons: bool,
+                    body: bytes) -> None:
+        """Keep a list scored online until the customer changes again (at most
+        ``ONLINE_LISTS`` lists, the oldest dropped first)."""
+        with self._lock:
+            self._online[(strategy, chash, customer_id, n, reasons)] = (
+                self._seq.get(customer_id, 0), body)
+            while len(self._online) > ONLINE_LISTS:
+                self._online.popitem(last=False)
+
+    def _bump(self, customer_ids: Iterable[str]) -> None:
+        for cid in customer_ids:
+            self._seq[cid] = self._seq.get(cid, 0) + 1
+            self._changed.add(cid)
 
     # -- what changed -----------------------------------------------------------------------
     def changed(self, customer_id: str) -> bool:
@@ -214,7 +249,7 @@ class TenantModel:
         for ranker in self._rankers():
             ranker.add_events(frame)
         self._seen.update(r.idempotency_key for r in new)
-        self._changed.update(r.customer_id for r in new)
+        self._bump({r.customer_id for r in new})
 
     def _apply_customers(self, store: Store, tid: int, since: dt.datetime | None) -> None:
         allowed = self.data.personalizable_customers()
@@ -229,7 +264,7 @@ class TenantModel:
             if consent != trained or cid in self.ranker._consent:
                 for ranker in rankers:
                     ranker.set_consent(cid, consent)
-                self._changed.add(cid)
+                self._bump([cid])
 
     def _apply_erasures(self, store: Store, tid: int, after: int) -> None:
         hashes = store.changes.erased_since(tid, after)
@@ -246,6 +281,7 @@ class TenantModel:
         for cache in self._lists.values():
             cache.drop(gone)
         self._created -= set(gone)
+        self._bump(gone)
 
     def _forgotten_ids(self) -> set[str]:
         return set(self.ranker._forgotten)
