@@ -4,6 +4,7 @@ the tenant lifts the suppression (audited); good rows are kept."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_helpers import Api, make_api, seed
@@ -103,3 +104,25 @@ def test_unknown_ids(api: Api) -> None:
     assert api.client.get("/v1/audit", headers=api.h()).json()["entries"] == []
     with pytest.raises(ValidationError):
         api.store.customers.upsert(api.tid, [{"customer_id": ""}])
+
+
+def test_an_import_running_during_an_erasure_does_not_bring_the_customer_back(
+        api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The erasure commits after the import's suppression check, before its write (the
+    write is wrapped to let a real erasure commit first, on another connection)."""
+    loading = api.store.loading
+    write_chunk = loading.write_chunk
+    fired: list[int] = []
+
+    def erase_then_write(*args: Any, **kwargs: Any) -> int:
+        if not fired:
+            fired.append(1)
+            api.store.erasures.erase(api.tid, "c2", actor="test")
+        return write_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "write_chunk", erase_then_write)
+    report = _import(api, tmp_path)
+    assert fired and report["rows_rejected"] == 0  # the check ran before the erasure
+    assert not api.store.holds_customer(api.tid, "c2")
+    assert suppression.is_suppressed(api.store, api.tid, "c2")
+    assert api.store.holds_customer(api.tid, "c3")

@@ -126,6 +126,23 @@ def _suppress_erased(store: Store, tid: int, mapping: Mapping, clean: CleanChunk
     return int(drop.sum())
 
 
+def _erase_again_if_erased_meanwhile(store: Store, tid: int, clean: CleanChunk,
+                                     mark: int) -> int:
+    """Erase again the customers of a written chunk who were erased between the chunk's
+    suppression check and its write (``mark``: the tombstone watermark taken before the
+    check), so that an import running during an erasure cannot bring them back. Returns
+    how many customers were erased again."""
+    erased = store.tombstones.erased_since(tid, mark)
+    if not erased or not len(clean.rows):
+        return 0
+    hasher = store.tombstones.hasher(tid)
+    ids = {str(c) for c in clean.rows["customer_id"].dropna().unique()}
+    again = sorted(c for c in ids if hasher(c) in erased)
+    for customer_id in again:
+        store.erase_customer(tid, customer_id)
+    return len(again)
+
+
 def _drop_erased_problems(clean: CleanChunk, erased: set[str]) -> None:
     """Keep rows of erased customers rejected for another reason out of the quarantine
     (their raw values are the personal data the erasure removed)."""
@@ -142,8 +159,11 @@ def _import_chunk(store: Store, tid: int, import_id: int, mapping: Mapping, clea
                   tracker: QualityTracker, chunk: Chunk) -> None:
     """Clean, write and count one chunk."""
     clean = cleaner.clean(chunk)
+    mark = store.tombstones.watermark(tid) if mapping.entity != "items" else None
     suppressed = _suppress_erased(store, tid, mapping, clean)
     changed = _write(store, tid, import_id, mapping, clean)
+    if mark is not None:
+        _erase_again_if_erased_meanwhile(store, tid, clean, mark)
     valid = len(clean.rows)
     c = tracker.counts
     c["rows_read"] += len(chunk.frame) + chunk.unparsed
