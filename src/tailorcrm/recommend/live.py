@@ -27,37 +27,60 @@ class LiveHistory:
     """Per customer: live events, the combined frame, history rows, folded-in scores."""
 
     n_items: int
-    events: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # a customer's live events as (frame, row positions) parts, made into one frame when read
+    _parts: dict[str, list[tuple[pd.DataFrame, np.ndarray]]] = field(default_factory=dict)
+    _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     _combined: dict[str, pd.DataFrame] = field(default_factory=dict)
-    _rows: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    _rows: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     _scores: OrderedDict[str, tuple[np.ndarray, object]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __contains__(self, customer_id: object) -> bool:
-        return customer_id in self.events
+        return customer_id in self._parts
+
+    def __bool__(self) -> bool:
+        return bool(self._parts)
+
+    @property
+    def events(self) -> dict[str, pd.DataFrame]:
+        """Every customer's live events (built for all: for rare whole-state copies)."""
+        return {c: frame for c in list(self._parts) if (frame := self.get(c)) is not None}
 
     def get(self, customer_id: str) -> pd.DataFrame | None:
         """The customer's live events, None when they have none."""
-        return self.events.get(customer_id)
+        found = self._frames.get(customer_id)
+        if found is None:
+            parts = self._parts.get(customer_id)
+            if not parts:
+                return None
+            pieces = [frame.iloc[rows] for frame, rows in parts]
+            found = pieces[0] if len(pieces) == 1 else pd.concat(pieces)
+            self._frames[customer_id] = found
+        return found
 
     def add(self, customer_id: str, part: pd.DataFrame) -> None:
         """More live events of one customer: what was derived from the old ones is dropped."""
-        old = self.events.get(customer_id)
-        self.events[customer_id] = part if old is None else pd.concat([old, part])
+        self.add_rows(customer_id, part, np.arange(len(part)))
+
+    def add_rows(self, customer_id: str, frame: pd.DataFrame, rows: np.ndarray) -> None:
+        """More live events of one customer, as row positions of a shared ``frame`` (many
+        customers' events arrive in one frame: nothing is copied until it is read)."""
+        self._parts.setdefault(customer_id, []).append((frame, rows))
+        self._frames.pop(customer_id, None)
         self.drop_derived(customer_id)
 
     def pop(self, customer_id: str) -> None:
         """Forget the customer entirely."""
-        self.events.pop(customer_id, None)
+        self._parts.pop(customer_id, None)
+        self._frames.pop(customer_id, None)
         self.drop_derived(customer_id)
 
     def drop_derived(self, customer_id: str) -> None:
         """Drop the frame, rows and scores derived for the customer (their inputs changed)."""
         self._combined.pop(customer_id, None)
+        self._rows.pop(customer_id, None)
         with self._lock:
             self._scores.pop(customer_id, None)
-        for key in [k for k in self._rows if k[0] == customer_id]:
-            del self._rows[key]
 
     def combined(self, customer_id: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """The customer's training plus live events, built once by ``build()``."""
@@ -70,11 +93,11 @@ class LiveHistory:
     def row(self, customer_id: str, weighting: str, build: Callable[[], np.ndarray]
             ) -> np.ndarray:
         """The customer's history row under ``weighting``, built once by ``build()``."""
-        key = (customer_id, weighting)
-        found = self._rows.get(key)
+        own = self._rows.setdefault(customer_id, {})
+        found = own.get(weighting)
         if found is None:
             found = build()
-            self._rows[key] = found
+            own[weighting] = found
         return found
 
     def counts(self, customer_id: str, key: str, build: Callable[[], np.ndarray]

@@ -219,11 +219,12 @@ class Ranker:
     def add_events(self, events: pd.DataFrame) -> None:
         """Take live events (Dataset event columns); their customers' next lists change."""
         frame = Dataset.from_events(events).events
-        for customer_id, part in frame.groupby("customer_id"):
-            if str(customer_id) in self._forgotten:
+        for customer_id, rows in frame.groupby("customer_id", sort=False).indices.items():
+            cid = str(customer_id)
+            if cid in self._forgotten:
                 continue
-            self._live.add(str(customer_id), part)
-            self._types_cache.pop(str(customer_id), None)
+            self._live.add_rows(cid, frame, np.asarray(rows))
+            self._types_cache.pop(cid, None)
 
     # -- lists ---------------------------------------------------------------------------
     def personalized(self, customer_id: str) -> bool:

@@ -117,7 +117,7 @@ class TenantModel:
     def _catch_up(self, ranker: Ranker) -> None:
         """A ranker built after loading: the live events, consent and erasures seen so far."""
         base = self.ranker
-        if base._live.events:
+        if base._live:
             ranker.add_events(pd.concat(list(base._live.events.values()), ignore_index=True))
         for cid, allowed in base._consent.items():
             ranker.set_consent(cid, allowed)
