@@ -134,6 +134,9 @@ class CustomerRepository(EntityRepository[StoredCustomer]):
     def _write(self, conn: Connection, records: list[dict[str, Any]]) -> None:
         """Write the rows and, in the same transaction, the consent changes they carry."""
         history = [c for r in records for c in r.pop(_CHANGES_KEY, ())]
+        for record in records:  # one executemany: every record gives every column
+            for purpose in PURPOSES:
+                record.setdefault(f"consent_{purpose}_source", None)
         super()._write(conn, records)
         ConsentRepository.append_in(conn, records[0]["tenant_id"] if records else 0, history)
 
