@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from tailorcrm.errors import ValidationError
 from tailorcrm.store.base import Repository, as_utc
@@ -138,13 +138,18 @@ class ConsentRepository(Repository):
             current.update({str(r.customer_id): dict(r._mapping) for r in rows})
         now = utcnow()
         changed, history = _import_changes(wanted, current, now)
-        for cid, states in changed.items():
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for cid, states in changed.items():  # one executemany per set of purposes changed
+            groups.setdefault(tuple(sorted(states)), []).append(
+                {"cid": cid, **{f"v_{p}": v for p, v in states.items()}})
+        for purposes, params in groups.items():
             values: dict[str, Any] = {"updated_at": now}
-            for purpose, value in states.items():
-                values |= {f"consent_{purpose}": value, f"consent_{purpose}_at": now,
-                           f"consent_{purpose}_source": "import"}
-            conn.execute(update(Customer).where(Customer.tenant_id == tid,
-                                                Customer.customer_id == cid).values(values))
+            for purpose in purposes:
+                values |= {f"consent_{purpose}": bindparam(f"v_{purpose}"),
+                           f"consent_{purpose}_at": now, f"consent_{purpose}_source": "import"}
+            conn.execute(update(Customer).where(
+                Customer.tenant_id == tid, Customer.customer_id == bindparam("cid"),
+            ).values(values), params)
         ConsentRepository.append_in(conn, tid, history)
         return len(changed)
 
