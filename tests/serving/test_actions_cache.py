@@ -191,3 +191,26 @@ def test_kept_answers_end_with_their_inputs(stores: tuple[Store, Store]) -> None
     # a stale version is never kept
     cache.remember(tid, cid, "default", 5, made[0].inputs, made[0].version, None, b"old")
     assert cache.answer(tid, cid, "default", 5, moment) is None
+
+
+def test_a_reload_drops_only_the_answers_of_customers_whose_inputs_changed(
+        stores: tuple[Store, Store]) -> None:
+    store, _ = stores
+    tid, ids = seed(store)
+    cache = ActionsCache(store)
+    kept, moved = ids[0], ids[1]
+    for cid in (kept, moved):
+        made: list[Made] = []
+        actions_from_cache(cache, tid, cid, limit=5, made=made)
+        cache.remember(tid, cid, "default", 5, made[0].inputs, made[0].version, None,
+                       cid.encode())
+    scores = store.bulk.need_scores(tid)
+    store.need_scores.replace(tid, "buys_security", [  # training rewrote the need: one moved
+        {"customer_id": c, "score": 0.99 if c == moved else s["buys_security"],
+         "model_version": "v1"} for c, s in scores.items() if "buys_security" in s])
+    cache.touch(tid)  # the stamp moved: everything is read again and compared
+    moment = dt.datetime.now(dt.UTC)
+    assert cache.answer_synced(tid, kept, "default", 5, moment) == kept.encode()
+    assert cache.answer(tid, kept, "default", 5, moment) == kept.encode()
+    assert cache.answer(tid, moved, "default", 5, moment) is None
+    _agree(store, cache, tid, [kept, moved])

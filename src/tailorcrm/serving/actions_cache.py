@@ -79,24 +79,26 @@ class TenantActions:
     @property
     def fresh(self) -> bool:
         """True while no mark needs reading (nothing to sync before answering)."""
-        now = time.monotonic()
-        return (self.mark is not None and now - self.polled < POLL_S
-                and now - self.loaded < FULL_REFRESH_S)
+        return self.mark is not None and time.monotonic() - self.polled < POLL_S
 
     # -- keeping current --------------------------------------------------------------------
     def sync(self, store: Store, bulk: BulkCustomers) -> None:
         """Apply what changed since the last read (at most once per ``POLL_S``)."""
         if self.fresh:
             return
-        # The first load waits; later ones let other threads serve the current state.
-        if not self.lock.acquire(blocking=self.mark is None):
+        # The first load and a sync after a write here wait; other syncs let the other
+        # threads serve the current state meanwhile.
+        if not self.lock.acquire(blocking=self.mark is None or self.polled == 0.0):
             return
         try:
             if self.fresh:
                 return
             mark, stamp = store.changes.mark(self.tid), bulk.stamp(self.tid)
             last, last_stamp = self.mark, self.stamp
-            if (last is None or last_stamp is None or mark.tombstone_id != last.tombstone_id
+            erased = last is not None and mark.tombstone_id != last.tombstone_id
+            if erased:
+                self._reset(lists=True, items=True)  # nothing of theirs stays in memory
+            if (last is None or last_stamp is None or erased
                     or (stamp.need_rows, stamp.need_newest, stamp.segment_rows,
                         stamp.segment_newest) != (last_stamp.need_rows, last_stamp.need_newest,
                                                   last_stamp.segment_rows,
@@ -109,11 +111,11 @@ class TenantActions:
                 if mark.event_id > last.event_id:
                     self._apply_rejections(bulk.rejections(self.tid, REJECTED,
                                                            after_id=last.event_id))
-                if mark.list_id != last.list_id:
-                    self._reset(lists=True)
-                if (stamp.item_rows, stamp.item_newest) != (last_stamp.item_rows,
-                                                            last_stamp.item_newest):
-                    self._reset(items=True)
+            if last is not None and mark.list_id != last.list_id:
+                self._reset(lists=True)
+            if last_stamp is not None and (stamp.item_rows, stamp.item_newest) != (
+                    last_stamp.item_rows, last_stamp.item_newest):
+                self._reset(items=True)
             self.mark, self.stamp = mark, stamp
             self.polled = time.monotonic()
         finally:
@@ -129,9 +131,15 @@ class TenantActions:
             rejections.setdefault(r.customer_id, []).append((r.ts, r.id, r.action))
         for found in rejections.values():
             found.sort(reverse=True)
+        changed = [c for c in {*records, *self.records, *segments, *self.segments, *needs,
+                               *self.needs, *rejections, *self.rejections}
+                   if (records.get(c), segments.get(c), needs.get(c), rejections.get(c))
+                   != (self.records.get(c), self.segments.get(c), self.needs.get(c),
+                       self.rejections.get(c))]
         self.records, self.segments, self.needs = records, segments, needs
         self.rejections, self._seen = rejections, {r.id for r in rows}
-        self._reset(lists=True, items=True)
+        for customer_id in changed:  # answers of everyone else stay valid
+            self._changed(customer_id)
         self.loaded = time.monotonic()
 
     def _reset(self, *, lists: bool = False, items: bool = False) -> None:
@@ -250,9 +258,11 @@ class _CatalogCache:
         return cached[1]
 
     def forget(self, tid: int) -> None:
+        """Read the tenant's catalogs again on their next use (kept to compare: an unchanged
+        catalog stays the same object, so the answers made with it stay valid)."""
         with self._lock:
             for key in [k for k in self._found if k[0] == tid]:
-                del self._found[key]
+                self._found[key] = (0.0, self._found[key][1])
 
 
 class ActionsCache:
@@ -326,11 +336,22 @@ class ActionsCache:
     # -- answers ----------------------------------------------------------------------------
     def answer(self, tid: int, customer_id: str, catalog: str, limit: int | None,
                now: dt.datetime) -> bytes | None:
-        """A body answered before from what is still current (no store read), else None."""
+        """A body answered before from what is still current, else None; never reads the
+        store (None as well when a mark or the catalog is due for reading)."""
         state = self._tenants.get(tid)
         if state is None or not state.fresh:
             return None
-        cat = self._catalogs.peek(tid, catalog)
+        return self._kept(state, customer_id, catalog, limit, now)
+
+    def answer_synced(self, tid: int, customer_id: str, catalog: str, limit: int | None,
+                      now: dt.datetime) -> bytes | None:
+        """:meth:`answer` after reading the marks and the catalog when they are due."""
+        self._catalogs.get(tid, catalog)
+        return self._kept(self.tenant(tid), customer_id, catalog, limit, now)
+
+    def _kept(self, state: TenantActions, customer_id: str, catalog: str, limit: int | None,
+              now: dt.datetime) -> bytes | None:
+        cat = self._catalogs.peek(state.tid, catalog)
         found = state.answers.get(customer_id, {}).get((catalog, limit))
         if (found is None or cat is None or found.catalog is not cat
                 or (found.valid_until is not None and now >= found.valid_until)):
