@@ -82,9 +82,11 @@ def test_builds_hybrid_inside_fallback_chain() -> None:
 
 
 def test_unknown_model_kind_and_bad_rules_are_refused() -> None:
-    with pytest.raises(ConfigError):
-        strategy_to_recommender(Strategy.model_validate(
-            {**HOMEPAGE, "models": [{"kind": "deep-magic"}]}))
+    with pytest.raises(ValidationError, match="deep-magic"):  # refused when parsed
+        Strategy.model_validate({**HOMEPAGE, "models": [{"kind": "deep-magic"}]})
+    with pytest.raises(ValidationError, match="lam"):  # a model's config is checked too
+        Strategy.model_validate({**HOMEPAGE, "models": [{"kind": "ease",
+                                                         "config": {"lam": "lots"}}]})
     bad = {**HOMEPAGE, "rules": {"filters": [{"name": "x", "expression": "item.price >"}]}}
     with pytest.raises(RuleError):
         strategy_to_recommender(Strategy.model_validate(bad))

@@ -10,7 +10,7 @@ import pytest
 from tailorcrm.customize.configs import dump_text, parse_text
 from tailorcrm.errors import ConfigError
 from tailorcrm.recommend.fallback import FallbackChain, FallbackConfig
-from tailorcrm.recommend.hybrid import ComponentSpec, Hybrid, HybridConfig
+from tailorcrm.recommend.hybrid import Hybrid, HybridConfig
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.registry import build, build_model
 from tailorcrm.recommend.spec import ModelSpec
@@ -49,7 +49,6 @@ def test_frozen_with_defaults() -> None:
     assert (spec.weight, spec.config) == (1.0, {})
     with pytest.raises(pydantic.ValidationError):
         spec.weight = 2.0  # type: ignore[misc]
-    assert ComponentSpec is ModelSpec  # the old name, for modules not moved yet
 
 
 @pytest.mark.parametrize("fmt", ["json", "toml"])

@@ -27,18 +27,9 @@ from tailorcrm.customize.configs import (
 from tailorcrm.customize.rules import RULE_NAME, RuleSet, load_ruleset
 from tailorcrm.errors import ConfigError
 from tailorcrm.recommend.base import Recommender
+from tailorcrm.recommend.spec import ModelSpec
 
 Normalization = Literal["zscore", "minmax", "std", "none"]
-
-
-class ModelRef(BaseModel):
-    """One model of a strategy: a registry kind, its weight in the blend, its config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: str
-    weight: float = Field(1.0, ge=0)
-    config: dict[str, Any] = Field(default_factory=dict)
 
 
 class Diversity(BaseModel):
@@ -91,9 +82,9 @@ class Strategy(BaseModel):
 
     name: str = Field(pattern=RULE_NAME)
     description: str = ""
-    models: tuple[ModelRef, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
     normalize: Normalization = "zscore"
-    fallback: tuple[ModelRef, ...] = (ModelRef(kind="popularity"),)
+    fallback: tuple[ModelSpec, ...] = (ModelSpec(kind="popularity"),)
     rules: RuleSet | str | None = None
     diversity: Diversity = Diversity()
     exclusions: Exclusions = Exclusions()

@@ -7,8 +7,9 @@ Each is an ordinary :class:`~tailorcrm.customize.strategies.Strategy`; a tenant 
 from __future__ import annotations
 
 from tailorcrm.customize.rules import BoostRule, FilterRule, RuleSet
-from tailorcrm.customize.strategies import Diversity, ModelRef, Strategy
+from tailorcrm.customize.strategies import Diversity, Strategy
 from tailorcrm.errors import NotFoundError
+from tailorcrm.recommend.spec import ModelSpec
 
 
 def _homepage() -> Strategy:
@@ -17,10 +18,10 @@ def _homepage() -> Strategy:
     return Strategy(
         name="homepage",
         description="The tuned default blend, at most 3 items per category.",
-        models=tuple(ModelRef(kind=c.kind, weight=c.weight, config=c.config)
+        models=tuple(ModelSpec(kind=c.kind, weight=c.weight, config=c.config)
                      for c in DEFAULT_HYBRID.components),
         normalize=DEFAULT_HYBRID.normalize,
-        fallback=(ModelRef(kind="popularity"),),
+        fallback=(ModelSpec(kind="popularity"),),
         diversity=Diversity(max_per_group=3),
         count=10)
 
@@ -29,8 +30,8 @@ def _cross_sell() -> Strategy:
     return Strategy(
         name="cross-sell",
         description="Items bought together with the basket, from other categories.",
-        models=(ModelRef(kind="itemknn", config={"similarity": "bm25", "k": 100}),),
-        fallback=(ModelRef(kind="popularity"),),
+        models=(ModelSpec(kind="itemknn", config={"similarity": "bm25", "k": 100}),),
+        fallback=(ModelSpec(kind="popularity"),),
         rules=RuleSet(filters=(FilterRule(
             name="other-categories",
             expression="!has(context.basket_categories) || "
@@ -45,8 +46,8 @@ def _service_follow_up() -> Strategy:
         name="service-follow-up",
         description="After a service contact: items matching the customer's profile, "
                     "lifted by their upgrade need.",
-        models=(ModelRef(kind="content", weight=1.0), ModelRef(kind="popularity", weight=0.2)),
-        fallback=(ModelRef(kind="popularity"),),
+        models=(ModelSpec(kind="content", weight=1.0), ModelSpec(kind="popularity", weight=0.2)),
+        fallback=(ModelSpec(kind="popularity"),),
         rules=RuleSet(boosters=(BoostRule(
             name="upgrade-need", factor="has(needs.upgrade) ? 1.0 + needs.upgrade : 1.0",
             description="Scale by the predicted upgrade need (0..1)."),)),

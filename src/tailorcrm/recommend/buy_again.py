@@ -20,8 +20,8 @@ from tailorcrm.recommend.base import (
     save_parts,
     training_matrix,
 )
-from tailorcrm.recommend.hybrid import ComponentSpec
 from tailorcrm.recommend.reasons import Reason
+from tailorcrm.recommend.spec import ModelSpec
 
 
 class BuyAgainConfig(ModelConfig):
@@ -103,8 +103,8 @@ class RepeatBlendConfig(ModelConfig):
     against the filler's best item: 1 mixes them, 100 puts every repeat item first.
     """
 
-    repeat: ComponentSpec = Field(default_factory=lambda: ComponentSpec(kind="buy_again"))
-    fill: ComponentSpec = Field(default_factory=lambda: ComponentSpec(kind="popularity"))
+    repeat: ModelSpec = Field(default_factory=lambda: ModelSpec(kind="buy_again"))
+    fill: ModelSpec = Field(default_factory=lambda: ModelSpec(kind="popularity"))
     weight: float = Field(1.0, ge=0)
 
 
@@ -150,7 +150,7 @@ class RepeatBlend(Recommender):
     @classmethod
     def of(cls, repeat: Recommender, fill: Recommender, weight: float) -> RepeatBlend:
         """A blend of existing model objects (kept as they are, fitted or not)."""
-        specs = [ComponentSpec(kind=m.name, config=m.config.model_dump(mode="json"))
+        specs = [ModelSpec(kind=m.name, config=m.config.model_dump(mode="json"))
                  for m in (repeat, fill)]
         blend = cls(RepeatBlendConfig(repeat=specs[0], fill=specs[1], weight=weight))
         blend.models = [repeat, fill]

@@ -22,11 +22,6 @@ log = logging.getLogger(__name__)
 Normalization = Literal["zscore", "minmax", "std", "none"]
 
 
-#: The former name of :class:`~tailorcrm.recommend.spec.ModelSpec`, kept for the modules
-#: that still import it (``recommend/buy_again.py``, ``customize/strategies.py``).
-ComponentSpec = ModelSpec
-
-
 class HybridConfig(ModelConfig):
     """A blend: ``components`` and how their scores are made comparable.
 
