@@ -6,7 +6,8 @@ import datetime as dt
 import threading
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+import orjson
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import Counter
 from pydantic import BaseModel
@@ -17,7 +18,8 @@ from tailorcrm.api.responses import AUTHENTICATED, error_responses
 from tailorcrm.customize.actions import DEFAULT_CATALOG
 from tailorcrm.customize.budget import RequestBudget
 from tailorcrm.customize.governor import TenantGovernor
-from tailorcrm.customize.nba import actions_for_customer
+from tailorcrm.customize.nba import Made, actions_from_cache, answer_valid_until
+from tailorcrm.serving.actions_cache import ActionsCache
 
 router = APIRouter(tags=["insights"],
                    responses=error_responses(*AUTHENTICATED, 404, 409, 503))
@@ -110,8 +112,34 @@ def _limiter(app: FastAPI) -> _RuleLimiter:
     return found
 
 
+def _actions_cache(app: FastAPI) -> ActionsCache:
+    """The worker's next-best-action cache: the model cache's (which touches it on every
+    write through this worker), else one made here on first use."""
+    found: ActionsCache | None = getattr(app.state.cache, "actions", None)
+    if found is not None:
+        return found
+    with _SETUP:
+        found = getattr(app.state, "actions_cache", None)
+        if found is None:
+            found = app.state.actions_cache = ActionsCache(app.state.store)
+            _bridge_touch(app.state.cache, found)
+    return found
+
+
+def _bridge_touch(models: Any, actions: ActionsCache) -> None:
+    """Until ``ModelCache.touch`` calls ``ActionsCache.touch`` itself (serving/cache.py), a
+    write through this worker (which touches the model cache) touches this cache too."""
+    touch = models.touch
+
+    def both(tid: int) -> None:
+        touch(tid)
+        actions.touch(tid)
+
+    models.touch = both
+
+
 @router.get("/v1/customers/{customer_id}/next-best-actions", response_model=ActionsPublic)
-async def get_next_best_actions(request: Request, principal: Reader, store: StoreDep,
+async def get_next_best_actions(request: Request, principal: Reader,
                                 customer_id: CustomerIdPath,
                                 limit: int = Query(5, ge=1, le=100),
                                 catalog: str = Query(DEFAULT_CATALOG, min_length=1,
@@ -121,19 +149,35 @@ async def get_next_best_actions(request: Request, principal: Reader, store: Stor
 
     Expressions run under the tenant's rule budget (waiting, without holding a thread, for
     the tenant's turn); an action whose expression fails or exceeds the budget is skipped
-    and listed in ``rule_errors``.
+    and listed in ``rule_errors``. Served from the worker's memory (serving/actions_cache.py):
+    an answer whose inputs did not change is sent again without running a rule.
     """
+    fast = _actions_cache(request.app)
+    now = dt.datetime.now(dt.UTC)
+    known = fast.answer(principal.tid, customer_id, catalog, limit, now)
+    if known is None:  # marks or the catalog due for reading: off the event loop
+        known = await run_in_threadpool(fast.answer_synced, principal.tid, customer_id,
+                                        catalog, limit, now)
+    if known is not None:
+        return Response(known, media_type="application/json")
     limiter = _limiter(request.app)
     budget = RequestBudget(limiter.limits, tenant=principal.tenant)
+    made: list[Made] = []
     async with limiter.governor.admit(principal.tenant, budget):
-        found = await run_in_threadpool(actions_for_customer, store, principal.tid,
-                                        customer_id, catalog=catalog, limit=limit,
-                                        budget=budget)
+        found = await run_in_threadpool(actions_from_cache, fast, principal.tid, customer_id,
+                                        catalog=catalog, limit=limit, budget=budget,
+                                        made=made)
     for failure in budget.exceeded:
         limiter.failed.labels(principal.tenant, failure.limit or "budget").inc()
-    return ActionsPublic(customer_id=customer_id, catalog=catalog,
-                         actions=[ActionPublic(**a.to_dict()) for a in found],
-                         rule_errors=[RuleErrorPublic(**f.to_dict()) for f in budget.failures])
+    body = orjson.dumps(ActionsPublic(
+        customer_id=customer_id, catalog=catalog,
+        actions=[ActionPublic(**a.to_dict()) for a in found],
+        rule_errors=[RuleErrorPublic(**f.to_dict()) for f in budget.failures]).model_dump())
+    if made and not budget.exceeded:  # a budget's failure is no answer to keep
+        fast.remember(principal.tid, customer_id, catalog, limit, made[0].inputs,
+                      made[0].version, answer_valid_until(made[0].inputs, made[0].moment),
+                      body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/v1/segments", response_model=SegmentsPublic)
