@@ -42,6 +42,16 @@ def to_utc(value: Any, *, field: str = "ts") -> dt.datetime:
     ValidationError
         When the value is missing or is not a date/time.
     """
+    if isinstance(value, dt.datetime) and not hasattr(value, "tz_convert"):  # not pandas
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else \
+            value.astimezone(dt.UTC)
+    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-":
+        try:  # ISO 8601 (with "Z" since Python 3.11): the common case, without pandas
+            parsed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass  # pandas reads more spellings
+        else:
+            return to_utc(parsed, field=field)
     import pandas as pd
     if value is None or (isinstance(value, float) and value != value):
         raise ValidationError(f"{field} is missing", field=field)
