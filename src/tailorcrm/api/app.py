@@ -25,6 +25,7 @@ from tailorcrm.api.routes import (
     insights,
     items,
     jobs,
+    keys,
     models,
     privacy,
     recommendations,
@@ -43,18 +44,20 @@ log = logging.getLogger(__name__)
 
 ROUTERS = (customers.router, items.router, events.router, recommendations.router,
            insights.router, schema.router, configs.router, tenant_settings.router, jobs.router,
-           models.router, privacy.router, health.router)
+           keys.router, models.router, privacy.router, health.router)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """A FastAPI app serving ``settings.database_url`` (or the given open ``store``)."""
     settings = settings or Settings.load()
     own_store = store is None
-    opened = store if store is not None else Store.open(settings.database_url)
+    opened = store if store is not None else Store.open(settings.database_url,
+                                                        artifacts_dir=settings.artifacts_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.jobs.close()  # this worker's queued and running jobs fail now, not later
         if own_store:
             opened.close()
 
