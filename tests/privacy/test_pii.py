@@ -3,6 +3,7 @@ allows them, masked for read-only keys, never echoed in error messages or logs."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,22 @@ def test_pii_fields_are_no_features_unless_the_tenant_allows_them(api: Api) -> N
                                    allowed.customer_fields)
     assert any(n.startswith("age") for n in content)
     assert not any(n.startswith("card") for n in content)
+
+
+def test_the_quarantine_export_describes_a_rejected_pii_value(api: Api, tmp_path: Path) -> None:
+    from tailorcrm.ingest.mapping import load_mapping
+    from tailorcrm.ingest.quarantine import export_quarantine
+    from tailorcrm.ingest.service import run_import
+
+    source = tmp_path / "people.csv"
+    source.write_text(f"id,age,tier\nc1,31,gold\nc2,{SECRET},silver\nc3,xx,gold\n")
+    mapping = tmp_path / "people.toml"
+    mapping.write_text('name = "people"\nentity = "customers"\n[fields]\ncustomer_id = "id"\n'
+                       '[[attributes]]\ncolumn = "age"\nfield = "age"\ntype = "integer"\n'
+                       '[[attributes]]\ncolumn = "tier"\nfield = "tier"\ntype = "string"\n')
+    result = run_import(api.store, api.tid, "customers", source, load_mapping(str(mapping)))
+    assert result.report.rows_rejected == 2
+    out = tmp_path / "q.jsonl"
+    assert export_quarantine(api.store, api.tid, out, result.import_id) == 2
+    reasons = [json.loads(line)["reason"] for line in out.read_text().splitlines()]
+    assert all("pii field" in r and SECRET not in r and "xx" not in r for r in reasons)
