@@ -74,6 +74,11 @@ def test_retention_run_deletes_older_events_with_an_audit_entry(api: Api,
         "events_deleted", "retention_days", "cutoff"}
     assert api.client.put("/v1/settings", json={"retention_days": 0},
                           headers=api.h("admin")).status_code == 422
+    # what GET answers can be sent back as it is (its `retention` is read-only)
+    echoed = api.client.get("/v1/settings", headers=api.h("read")).json()
+    again = api.client.put("/v1/settings", json={**echoed, "retention": "ignored"},
+                           headers=api.h("admin"))
+    assert again.status_code == 200 and again.json()["retention_days"] == 30
 
 
 def test_the_training_job_applies_retention_first(api: Api, tmp_path: Path) -> None:

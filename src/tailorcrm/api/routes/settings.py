@@ -31,6 +31,16 @@ class SettingsPublic(TenantSettings):
                                        "`retention_days` is set.")
 
 
+class SettingsBody(TenantSettings):
+    """The settings to store; a ``retention`` sent back from a GET is ignored (read-only)."""
+
+    retention: str | None = Field(None, description="Ignored: what GET says retention does.")
+
+    def settings(self) -> TenantSettings:
+        """The settings without the read-only field."""
+        return TenantSettings(**self.model_dump(exclude={"retention"}))
+
+
 def _public(settings: TenantSettings) -> SettingsPublic:
     return SettingsPublic(**settings.model_dump(), retention=settings.retention_policy())
 
@@ -42,10 +52,11 @@ def get_settings(principal: Reader, store: StoreDep) -> Any:
 
 
 @router.put("/v1/settings", response_model=SettingsPublic)
-def put_settings(principal: Admin, actor: Actor, store: StoreDep, body: TenantSettings) -> Any:
+def put_settings(principal: Admin, actor: Actor, store: StoreDep, body: SettingsBody) -> Any:
     """Replace the tenant's settings (admin; audited)."""
     before = load_tenant_settings(store.configs, principal.tid).model_dump()
-    version = save_tenant_settings(store.configs, principal.tid, body)
-    changed = [k for k, v in body.model_dump().items() if before.get(k) != v]
+    settings = body.settings()
+    version = save_tenant_settings(store.configs, principal.tid, settings)
+    changed = [k for k, v in settings.model_dump().items() if before.get(k) != v]
     audit_settings(store, principal.tid, actor, changed, version)
     return _public(load_tenant_settings(store.configs, principal.tid))
