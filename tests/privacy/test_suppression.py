@@ -126,3 +126,24 @@ def test_an_import_running_during_an_erasure_does_not_bring_the_customer_back(
     assert not api.store.holds_customer(api.tid, "c2")
     assert suppression.is_suppressed(api.store, api.tid, "c2")
     assert api.store.holds_customer(api.tid, "c3")
+
+
+def test_an_upsert_racing_an_erasure_is_rolled_back(api: Api,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The erasure commits after the upsert's suppression check, before its write."""
+    customers = api.store.customers
+    write = customers._write
+    fired: list[int] = []
+
+    def erase_then_write(conn: Any, records: Any) -> None:
+        if not fired:
+            fired.append(1)
+            api.store.erasures.erase(api.tid, "c2", actor="test")  # another connection
+        write(conn, records)
+
+    monkeypatch.setattr(customers, "_write", erase_then_write)
+    with pytest.raises(ValidationError) as refused:
+        customers.upsert(api.tid, [{"customer_id": "c1"}, {"customer_id": "c2"}])
+    assert refused.value.details["errors"][0]["reason"] == SUPPRESSED_REASON
+    assert fired and not api.store.holds_customer(api.tid, "c2")
+    assert suppression.is_suppressed(api.store, api.tid, "c2")

@@ -22,7 +22,7 @@ from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.indexes import TABLES
 from tailorcrm.store.records import Consent, CustomerRecord, UpsertResult
 from tailorcrm.store.tables import utcnow
-from tailorcrm.store.tombstones import SUPPRESSED_REASON, TombstoneRepository
+from tailorcrm.store.tombstones import SUPPRESSED_REASON, TombstoneRepository, lock_erasures
 from tailorcrm.store.validation import RowErrors
 
 if TYPE_CHECKING:
@@ -86,6 +86,8 @@ class CustomerRepository(EntityRepository[StoredCustomer]):
         consent history."""
         check_source(source)
         batch = [{**r, SOURCE_KEY: source} for r in rows_of(rows)]
+        if self._tombstones is not None:
+            self._tombstones.hasher(tid)  # cached now: the write transaction reads no secret
         if self._tombstones is not None and self._tombstones.any(tid):
             ids = {str(r.get("customer_id")): i for i, r in reversed(list(enumerate(batch)))
                    if not is_missing(r.get("customer_id"))}
@@ -139,6 +141,25 @@ class CustomerRepository(EntityRepository[StoredCustomer]):
                 record.setdefault(f"consent_{purpose}_source", None)
         super()._write(conn, records)
         ConsentRepository.append_in(conn, records[0]["tenant_id"] if records else 0, history)
+        self._refuse_erased_meanwhile(conn, records)
+
+    def _refuse_erased_meanwhile(self, conn: Connection, records: list[dict[str, Any]]
+                                 ) -> None:
+        """Roll the write back when one of its customers was erased after the upsert's
+        suppression check (an erasure committing between the check and the write)."""
+        if self._tombstones is None or not records:
+            return
+        tid = int(records[0]["tenant_id"])
+        lock_erasures(conn, tid)
+        erased = TombstoneRepository.suppressed_in(
+            conn, tid, [str(r["customer_id"]) for r in records], self._tombstones.hasher(tid))
+        if erased:
+            errors = RowErrors(self.entity)
+            for i, record in enumerate(records):
+                if record["customer_id"] in erased:
+                    errors.add(i, str(record["customer_id"])[:100], "customer_id",
+                               SUPPRESSED_REASON)
+            errors.raise_if_any()
 
     def _record(self, row: Mapping[Any, Any]) -> StoredCustomer:
         record = super()._record(row)

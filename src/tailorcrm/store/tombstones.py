@@ -132,6 +132,22 @@ class TombstoneRepository(Repository):
                 found |= {by_hash[str(h)] for h in rows.scalars()}
         return found
 
+    @staticmethod
+    def suppressed_in(conn: Connection, tid: int, customer_ids: Iterable[str],
+                      hasher: Hasher) -> set[str]:
+        """Those of ``customer_ids`` whose suppression stands, read in the caller's write
+        transaction (call it after :func:`lock_erasures` and the write, then roll back when
+        any is found: an erasure that committed meanwhile wins)."""
+        by_hash = {hasher(c): c for c in set(customer_ids)}
+        hashes = list(by_hash)
+        found: set[str] = set()
+        for start in range(0, len(hashes), 500):
+            rows = conn.execute(select(CustomerTombstone.customer_hash).where(
+                CustomerTombstone.tenant_id == tid,
+                CustomerTombstone.customer_hash.in_(hashes[start:start + 500])))
+            found |= {by_hash[str(h)] for h in rows.scalars()}
+        return found
+
     def erased_since(self, tid: int, watermark: int) -> set[str]:
         """As :meth:`erased_after`, in a transaction of its own."""
         with self._engine.connect() as conn:
