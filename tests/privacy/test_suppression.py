@@ -147,3 +147,26 @@ def test_an_upsert_racing_an_erasure_is_rolled_back(api: Api,
     assert refused.value.details["errors"][0]["reason"] == SUPPRESSED_REASON
     assert fired and not api.store.holds_customer(api.tid, "c2")
     assert suppression.is_suppressed(api.store, api.tid, "c2")
+
+
+def test_events_racing_an_erasure_are_rolled_back(api: Api,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The customer exists when the events are checked and is erased before they are
+    written: no event of theirs may stay behind."""
+    events = api.store.events
+    references = events._references
+    fired: list[int] = []
+
+    def check_then_erase(*args: Any, **kwargs: Any) -> Any:
+        found = references(*args, **kwargs)
+        if not fired:
+            fired.append(1)
+            api.store.erasures.erase(api.tid, "c2", actor="test")  # another connection
+        return found
+
+    monkeypatch.setattr(events, "_references", check_then_erase)
+    with pytest.raises(ValidationError) as refused:
+        events.add(api.tid, [{"customer_id": "c2", "item_id": "i1", "type": "view",
+                              "ts": "2025-02-01T00:00:00Z"}])
+    assert refused.value.details["errors"][0]["reason"] == SUPPRESSED_REASON
+    assert fired and events.for_customer(api.tid, "c2") == []

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,7 +24,12 @@ from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.records import EventRecord
 from tailorcrm.store.tables import Customer, Event, Item, utcnow
 from tailorcrm.store.tenant_settings import load_tenant_settings
-from tailorcrm.store.tombstones import SUPPRESSED_REASON, TombstoneRepository
+from tailorcrm.store.tombstones import (
+    SUPPRESSED_REASON,
+    Hasher,
+    TombstoneRepository,
+    lock_erasures,
+)
 from tailorcrm.store.validation import RowErrors, split_row, validate_attributes
 
 if TYPE_CHECKING:  # pandas loads when these functions run: light commands skip it
@@ -106,6 +111,7 @@ class EventRepository(Repository):
         insert = pg_insert if self.backend == "postgresql" else sqlite_insert
         stmt = insert(Event).on_conflict_do_nothing(
             index_elements=[Event.tenant_id, Event.idempotency_key]).returning(Event.id)
+        hasher = self._tombstones.hasher(tid)  # cached: the transaction reads no secret
         with self._engine.begin() as conn:
             created = {"customers": 0, "items": 0}
             for table, key, new in ((Customer, "customer_id", new_customers),
@@ -116,7 +122,24 @@ class EventRepository(Repository):
                     ).returning(table.id)
                     created[f"{key[:-3]}s"] = len(conn.execute(ref, new).all())
             inserted = len(conn.execute(stmt, list(records.values())).all())
+            self._refuse_erased_meanwhile(conn, tid, records, positions, hasher)
         return EventsAdded(inserted, n_rows - inserted, created["customers"], created["items"])
+
+    def _refuse_erased_meanwhile(self, conn: Connection, tid: int,
+                                 records: Mapping[str, Mapping[str, Any]],
+                                 positions: Mapping[str, int], hasher: Hasher) -> None:
+        """Roll the write back when a customer of the events was erased after the checks (an
+        erasure committing meanwhile must not leave their new events behind)."""
+        lock_erasures(conn, tid)
+        erased = TombstoneRepository.suppressed_in(
+            conn, tid, [str(r["customer_id"]) for r in records.values()], hasher)
+        if not erased:
+            return
+        errors = RowErrors("event")
+        for key, record in records.items():
+            if record["customer_id"] in erased:
+                errors.add(positions[key], key[:100], "customer_id", SUPPRESSED_REASON)
+        errors.raise_if_any()
 
     def _references(self, tid: int, records: Mapping[str, Mapping[str, Any]],
                     positions: Mapping[str, int], errors: RowErrors,
