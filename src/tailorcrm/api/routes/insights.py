@@ -19,6 +19,7 @@ from tailorcrm.customize.actions import DEFAULT_CATALOG
 from tailorcrm.customize.budget import RequestBudget
 from tailorcrm.customize.governor import TenantGovernor
 from tailorcrm.customize.nba import Made, actions_from_cache, answer_valid_until
+from tailorcrm.privacy.consent import WITHHELD_PROFILING, allows
 from tailorcrm.serving.actions_cache import ActionsCache
 
 router = APIRouter(tags=["insights"],
@@ -39,10 +40,12 @@ class NeedPublic(BaseModel):
 
 
 class NeedsPublic(BaseModel):
-    """Every scored need of one customer, highest first."""
+    """Every scored need of one customer, highest first; none while the customer's profiling
+    consent is denied (``withheld`` then says so)."""
 
     customer_id: str
     needs: list[NeedPublic]
+    withheld: str | None = None
 
 
 class ActionPublic(BaseModel):
@@ -84,8 +87,14 @@ class SegmentsPublic(BaseModel):
 
 @router.get("/v1/customers/{customer_id}/needs", response_model=NeedsPublic)
 def get_needs(principal: Reader, store: StoreDep, customer_id: CustomerIdPath) -> Any:
-    """Predicted needs of one customer with reasons (from the last training run)."""
-    store.customers.get(principal.tid, customer_id)
+    """Predicted needs of one customer with reasons (from the last training run).
+
+    A customer whose profiling consent is denied gets no scores (`needs` empty, `withheld`
+    set) from the next request on, without retraining; 404 for an unknown customer.
+    """
+    record = store.customers.get(principal.tid, customer_id)
+    if not allows(record.consent_profiling):
+        return NeedsPublic(customer_id=customer_id, needs=[], withheld=WITHHELD_PROFILING)
     scores = store.need_scores.for_customer(principal.tid, customer_id)
     needs = sorted(scores.values(), key=lambda r: -r.score)
     return NeedsPublic(customer_id=customer_id, needs=[NeedPublic(
