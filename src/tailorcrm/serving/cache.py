@@ -18,6 +18,7 @@ from tailorcrm.jobs.train import RECOMMENDER_NAME, config_hash
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking import Ranker, RankingConfig, load_ranking_config
 from tailorcrm.recommend.registry import load_model
+from tailorcrm.serving.actions_cache import ActionsCache
 from tailorcrm.serving.strategy_cache import StrategyCache
 from tailorcrm.serving.tenant_model import POLL_S, TenantModel
 from tailorcrm.store import Store
@@ -73,6 +74,7 @@ class ModelCache:
         self._failures: dict[Key, tuple[float, str, str]] = {}
         self._loaded_any = False
         self.strategies = StrategyCache(store)
+        self.actions = ActionsCache(store)  # next best actions' inputs and kept answers
 
     @property
     def failures(self) -> dict[int, dict[str, str]]:
@@ -103,6 +105,7 @@ class ModelCache:
         for key in [k for k in self._active if k[0] == tid]:
             self._active.pop(key, None)
         self.strategies.forget(tid)
+        self.actions.touch(tid)
 
     def peek(self, tid: int, name: str = RECOMMENDER_NAME) -> TenantModel | None:
         """The loaded model when its active version was read within ``ACTIVE_TTL_S``; None

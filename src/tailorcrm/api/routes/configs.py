@@ -88,10 +88,11 @@ def get_actions(principal: Reader, store: StoreDep, name: str = Name) -> Any:
 
 
 @router.put("/v1/actions/{name}", response_model=ConfigPublic)
-def put_actions(principal: Admin, actor: Actor, store: StoreDep, body: dict[str, Any],
-                name: str = Name) -> Any:
+def put_actions(principal: Admin, actor: Actor, store: StoreDep, cache: CacheDep,
+                body: dict[str, Any], name: str = Name) -> Any:
     """Validate every expression and store the catalog as its next version."""
     version = save_catalog(store.configs, principal.tid, body, name)
+    cache.touch(principal.tid)  # this worker serves the new catalog from the next request
     audit_config(store, principal.tid, actor, ACTIONS_KIND, name, version)
     saved = load_catalog(store.configs, principal.tid, name, version).model_dump(mode="json")
     return ConfigPublic(kind=ACTIONS_KIND, name=name, version=version, body=saved)
