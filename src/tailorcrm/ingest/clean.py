@@ -27,7 +27,7 @@ from tailorcrm.schema.ids import normalize_ids
 from tailorcrm.schema.time_window import EARLIEST_EVENT_TIME
 from tailorcrm.store.customers import parse_consent
 
-CONSENT_COLUMNS = ("consent_personalization", "consent_marketing")
+CONSENT_COLUMNS = ("consent_personalization", "consent_marketing", "consent_profiling")
 
 
 @dataclass

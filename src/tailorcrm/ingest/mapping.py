@@ -23,7 +23,8 @@ ENTITY_OF: dict[str, Entity] = {"customers": "customer", "items": "item", "event
 
 # The built-in fields each entity's `[fields]` table may map.
 BUILTIN_FIELDS: dict[str, frozenset[str]] = {
-    "customers": frozenset({"customer_id", "consent_personalization", "consent_marketing"}),
+    "customers": frozenset({"customer_id", "consent_personalization", "consent_marketing",
+                            "consent_profiling"}),
     "items": frozenset({"item_id", "title", "description", "price", "available"}),
     "events": frozenset({"idempotency_key", "customer_id", "item_id", "value", "timestamp"}),
 }

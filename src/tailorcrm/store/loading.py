@@ -15,6 +15,7 @@ from tailorcrm.store.bulk import (
     ensure_event_indexes,
     stored_event_bound,
 )
+from tailorcrm.store.consent import ConsentRepository
 from tailorcrm.store.engine import checkpoint
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ class BulkLoader:
                 changed = writer.events(tid, rows)
             elif entity == "customers":
                 changed = writer.customers(tid, rows, create_only=False)
-                changed = max(changed, writer.consent(tid, rows))
+                # consent with time, source "import" and a history row (as the API records)
+                changed = max(changed, ConsentRepository.apply_import(conn, tid, rows))
             else:
                 changed = writer.items(tid, rows, create_only=False)
             if quarantine is not None and len(quarantine.rows):
