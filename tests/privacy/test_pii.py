@@ -105,3 +105,21 @@ def test_the_quarantine_export_describes_a_rejected_pii_value(api: Api, tmp_path
     assert export_quarantine(api.store, api.tid, out, result.import_id) == 2
     reasons = [json.loads(line)["reason"] for line in out.read_text().splitlines()]
     assert all("pii field" in r and SECRET not in r and "xx" not in r for r in reasons)
+
+
+def test_the_stored_quarantine_reason_never_quotes_a_pii_value(api: Api,
+                                                               tmp_path: Path) -> None:
+    """Not only the export: the reason written to the store describes the pii value too."""
+    from tailorcrm.ingest.mapping import load_mapping
+    from tailorcrm.ingest.service import run_import
+
+    source = tmp_path / "people.csv"
+    source.write_text(f"id,age\nc1,31\nc2,{SECRET}\n")
+    mapping = tmp_path / "people.toml"
+    mapping.write_text('name = "people"\nentity = "customers"\n[fields]\ncustomer_id = "id"\n'
+                       '[[attributes]]\ncolumn = "age"\nfield = "age"\ntype = "integer"\n')
+    result = run_import(api.store, api.tid, "customers", source, load_mapping(str(mapping)))
+    assert result.report.rows_rejected == 1
+    stored = [q.reason for q in api.store.imports.quarantine(api.tid)
+              if q.import_id == result.import_id]
+    assert stored and all(SECRET not in r for r in stored)

@@ -22,6 +22,7 @@ from tailorcrm.ingest.defaults import default_mapping
 from tailorcrm.ingest.joins import Joiner
 from tailorcrm.ingest.mapping import ImportEntity, Mapping
 from tailorcrm.ingest.quality import QualityReport, QualityTracker
+from tailorcrm.ingest.quarantine import pii_safe_reasons
 from tailorcrm.ingest.readers import check_not_empty, read_chunks, source_format
 from tailorcrm.schema.fields import FieldSpec
 from tailorcrm.store import Store
@@ -82,9 +83,14 @@ def _first_chunk(chunks: Iterator[Chunk], path: Path, mapping: Mapping) -> Itera
 def _write(store: Store, tid: int, import_id: int, mapping: Mapping, clean: CleanChunk) -> int:
     """Write one cleaned chunk in one transaction; returns rows inserted or changed."""
     e = clean.errors
+    reasons = e.reasons
+    if len(e):  # a stored reason never quotes a pii value (it is described instead)
+        pii = [f.name for f in store.fields.list(tid, mapping.entity.rstrip("s")) if f.pii]
+        if pii:
+            reasons = pii_safe_reasons(e.fields, e.reasons, pii)
     return store.loading.write_chunk(
         tid, import_id, mapping.entity, clean.rows, customers=clean.customers,
-        items=clean.items, quarantine=QuarantineBatch(e.rows, e.fields, e.reasons, e.raw)
+        items=clean.items, quarantine=QuarantineBatch(e.rows, e.fields, reasons, e.raw)
         if len(e) else None)
 
 
