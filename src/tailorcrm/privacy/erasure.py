@@ -61,8 +61,10 @@ def erase(store: Store, tid: int, customer_id: str, actor: str, *, via: str = "a
     receipt = _erase_one(store, tid, customer_id, actor, via)
     if not receipt.found:
         raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
-    if reclaim:
+    if reclaim and store.backend == "sqlite":  # cheap: fold and truncate the WAL
         store.erasures.reclaim()
+    # PostgreSQL: VACUUM scans whole indexes, too much per request; batches and
+    # `tailorcrm privacy vacuum` run it, autovacuum does the same later
     return receipt
 
 
