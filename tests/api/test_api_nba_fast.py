@@ -84,3 +84,21 @@ def test_route_answers_as_the_store_and_sees_writes_at_once(api: Api) -> None:
     assert c.put("/v1/customers/new", json={}, headers=api.h("write")).status_code == 200
     assert c.get("/v1/customers/new/next-best-actions",
                  headers=api.h("read")).json()["actions"][0]["action"] == "only"
+
+
+def test_profiling_denied_leaves_need_scores_out_of_actions(api: Api) -> None:
+    """A customer who denies profiling gets no action that needs their need scores, at the
+    next request and on the store path alike."""
+    c = api.client
+    assert c.put("/v1/customers/p", json={}, headers=api.h("write")).status_code == 200
+    api.store.need_scores.replace(api.tid, "churn", [
+        {"customer_id": "p", "score": 0.9, "model_version": "v1"}])
+    assert c.put("/v1/actions/default", json=CATALOG, headers=api.h()).status_code == 200
+    ensure_feedback_schema(api.store, api.tid)
+    before = c.get("/v1/customers/p/next-best-actions", headers=api.h("read")).json()
+    assert "save" in [a["action"] for a in before["actions"]]
+    assert c.put("/v1/customers/p", json={"consent_profiling": "denied"},
+                 headers=api.h("write")).status_code == 200
+    after = c.get("/v1/customers/p/next-best-actions", headers=api.h("read")).json()
+    assert "save" not in [a["action"] for a in after["actions"]]
+    assert "save" not in [a["action"] for a in _store_answer(api, "p")]

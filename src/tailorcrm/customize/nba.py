@@ -57,7 +57,8 @@ def stored_context(store: Store, tid: int, customer_id: str,
     """Fields, segments and need scores of a stored customer (NotFoundError if unknown)."""
     record = store.customers.get(tid, customer_id)
     segments = store.segments.of_customer(tid, customer_id)
-    scores = store.need_scores.for_customer(tid, customer_id)
+    scores = {} if record.consent_profiling == "denied" else \
+        store.need_scores.for_customer(tid, customer_id)  # profiling denied: no need scores
     needs = {n: float(r.score) for n, r in scores.items()}
     return RuleContext(customer=customer_record_view(record, segments), needs=needs,
                        segments=segments, context=dict(context or {}),

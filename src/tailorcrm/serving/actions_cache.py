@@ -183,7 +183,7 @@ class TenantActions:
         with self.lock:
             self.records.setdefault(record.customer_id, CustomerFields(
                 record.customer_id, record.consent_personalization, record.consent_marketing,
-                dict(record.attributes), record.updated_at))
+                dict(record.attributes), record.updated_at, record.consent_profiling))
             self.segments.setdefault(customer_id,
                                      store.segments.of_customer(self.tid, customer_id))
             self.needs.setdefault(customer_id, {n: (float(r.score), r.source)
@@ -197,7 +197,9 @@ class TenantActions:
             return found
         record = self.records[canonical(customer_id)]
         segments = self.segments.get(customer_id, {})
-        scores = self.needs.get(customer_id, {})
+        # profiling denied: their need scores are not used (as GET .../needs withholds them)
+        scores = {} if record.consent_profiling == "denied" else \
+            self.needs.get(customer_id, {})
         found = RuleContext(
             customer=customer_fields_view(record.customer_id, record.consent_personalization,
                                           record.consent_marketing, record.attributes,

@@ -132,9 +132,11 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
         return ServedList(rec_id, entry.version, "online", kept)
     extra = None
     if _reads_customer_results(pipeline.rules):
+        held = store.customers.find(tid, customer_id)
+        profiled = held is None or held.consent_profiling != "denied"  # else: no need scores
         extra = {"segments": store.segments.of_customer(tid, customer_id),
-                 "needs": {k: r.score for k, r in
-                           store.need_scores.for_customer(tid, customer_id).items()}}
+                 "needs": {k: r.score for k, r in store.need_scores.for_customer(
+                     tid, customer_id).items()} if profiled else {}}
     result = pipeline.recommend(customer_id, n, extra=extra, explain=reasons)
     body = orjson.dumps(result.item_dicts())
     entry.keep_online(strategy, chash, customer_id, n, reasons, body)  # until they change

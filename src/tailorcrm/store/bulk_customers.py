@@ -31,6 +31,7 @@ class CustomerFields:
     consent_marketing: str
     attributes: dict[str, Any]
     updated_at: dt.datetime | None
+    consent_profiling: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,16 @@ class BulkCustomers(Repository):
         """Customers of tenant ``tid`` (only those updated at or after ``since`` when given)."""
         stmt = select(Customer.customer_id, Customer.consent_personalization,
                       Customer.consent_marketing, Customer.attributes,
-                      Customer.updated_at).where(Customer.tenant_id == tid)
+                      Customer.updated_at, Customer.consent_profiling).where(
+            Customer.tenant_id == tid)
         if since is not None:
             stmt = stmt.where(Customer.updated_at >= since)
         with self._engine.connect() as conn:
             rows = conn.execute(stmt).all()
         return [CustomerFields(str(r.customer_id), str(r.consent_personalization),
                                str(r.consent_marketing), dict(r.attributes or {}),
-                               as_utc(r.updated_at)) for r in rows]
+                               as_utc(r.updated_at), str(r.consent_profiling))
+                for r in rows]
 
     def need_scores(self, tid: int) -> dict[str, dict[str, tuple[float, str]]]:
         """``{customer_id: {need: (score, source)}}``, needs in name order."""
