@@ -74,6 +74,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # the route's template, never the path: a path holds customer ids (personal data)
+        route = getattr(request.scope.get("route"), "path", None) or "(no route matched)"
+        log.exception("unexpected error on %s %s", request.method, route)
         return JSONResponse(error_body("internal_error", "internal server error"),
                             status_code=500)

@@ -41,7 +41,9 @@ class CatchAllMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            # the route's template, never the path: a path holds customer ids (personal data)
+            route = getattr(scope.get("route"), "path", None) or "(no route matched)"
+            log.exception("unexpected error on %s %s", scope.get("method"), route)
             if started:  # part of the answer is out: nothing sound can follow
                 raise
             body = json.dumps(error_body("internal_error", "internal server error")).encode()
