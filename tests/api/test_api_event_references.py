@@ -37,14 +37,14 @@ def test_events_create_the_customers_and_items_they_name(api: Api) -> None:
 
 def test_a_tenant_may_refuse_events_for_unknown_records(api: Api) -> None:
     seed(api)
-    assert api.client.get("/v1/settings", headers=api.h("read")).json() == {
-        "unknown_references": "create"}
+    assert api.client.get("/v1/settings", headers=api.h("read")).json()[
+        "unknown_references"] == "create"
     r = api.client.put("/v1/settings", json={"unknown_references": "reject"},
                        headers=api.h("write"))
     assert r.status_code == 403
     r = api.client.put("/v1/settings", json={"unknown_references": "reject"},
                        headers=api.h("admin"))
-    assert r.json() == {"unknown_references": "reject"}
+    assert r.json()["unknown_references"] == "reject"
     before = api.store.events.count(api.tid)
     r = api.client.post("/v1/events", json=[_event("c0"), _event("stranger", "i0"),
                                             _event("c1", "ghost-item")], headers=api.h("write"))
