@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,7 +12,6 @@ from scipy import sparse
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import NotFoundError
 from tailorcrm.recommend.base import Recommender, Weighting, history_row
-from tailorcrm.recommend.fallback import FallbackChain
 from tailorcrm.recommend.live import LiveHistory
 from tailorcrm.recommend.popularity import Popularity
 from tailorcrm.recommend.ranking_config import (
@@ -22,7 +20,7 @@ from tailorcrm.recommend.ranking_config import (
     load_ranking_config,
     save_ranking_config,
 )
-from tailorcrm.recommend.reasons import Reason
+from tailorcrm.recommend.ranking_reasons import NOT_PERSONALIZED, RankerReasons
 from tailorcrm.recommend.topn import Recommendation, top_k
 
 # RankingConfig, its file and top_k live in their own modules; they are re-exported here,
@@ -31,20 +29,10 @@ __all__ = ["NOT_PERSONALIZED", "RANKING_FILE", "Ranker", "RankingConfig", "Recom
            "load_ranking_config", "require_customer", "save_ranking_config", "top_k"]
 
 log = logging.getLogger(__name__)
-# One build of a ranker's verb table at a time: serving threads that meet an unbuilt table
-# wait for the first build instead of each building it (seconds of CPU each, at 600k events).
-_VERBS_LOCK = threading.Lock()
-
-NOT_PERSONALIZED = ("not personalized: personalized models did not beat popularity on "
-                    "your data")
-VERBS = {"purchase": "bought", "view": "viewed", "click": "clicked",
-         "add_to_cart": "added to cart", "rating": "rated", "feedback": "liked"}
-#: Event types that name how a customer met an item, strongest first.
-VERB_ORDER = ("purchase", "add_to_cart", "rating", "click", "view")
 
 
 @dataclass
-class Ranker:
+class Ranker(RankerReasons):
     """Turns a fitted model's scores into lists a salesperson can use.
 
     Consent-denied customers get ``fallback`` (global popularity, fitted here if not
@@ -311,54 +299,6 @@ class Ranker:
             out[r].append(Recommendation(item_ids[item], value, tuple(labelled)))
         return out
 
-    def _raw_reasons_many(self, source: Recommender, customer_idx: np.ndarray,
-                          item_idx: np.ndarray) -> list[list[Reason]]:
-        """Unlabelled reasons of ``(customer, item)`` pairs ``source`` answered (training
-        customers who allow personalization and have no live events: the batch path)."""
-        raw = source.explain_many(customer_idx, item_idx)
-        names: dict[int, str] = {}
-        for j, reasons in enumerate(raw):
-            if reasons:
-                continue
-            if source is self.fallback:
-                raw[j] = [Reason("popular", "popular with all customers", 1.0, "global")]
-                continue
-            c = int(customer_idx[j])
-            if c not in names:
-                names[c] = str(source.answering_model(c)
-                               if isinstance(source, FallbackChain) else source.name)
-            raw[j] = [Reason("model", f"top model: {names[c]}", 1.0, names[c])]
-        return raw
-
-    def reasons_many(self, customer_idx: np.ndarray, item_idx: np.ndarray
-                     ) -> list[list[Reason]]:
-        """Labelled reasons of ``(customer, item)`` pairs of batch customers (known,
-        consenting, no live events; scored by :attr:`model`), from arrays at once."""
-        if self.config.max_reasons == 0:
-            return [[] for _ in range(len(item_idx))]
-        raw = self._raw_reasons_many(self.model, customer_idx, item_idx)
-        unique, inverse = np.unique(np.asarray(customer_idx, dtype=np.int64),
-                                    return_inverse=True)
-        verbs = self._verb_codes()[unique].toarray()
-        limit = self.config.max_reasons + 1
-        return [[self._label(x, "", -1, verbs[inverse[j]]) for x in reasons][:limit]
-                for j, reasons in enumerate(raw)]
-
-    def reasons_for(self, source: Recommender, customer_id: str, item_idx: np.ndarray
-                    ) -> list[list[Reason]]:
-        """Labelled reasons of several items for one customer, as :meth:`recommend` gives
-        them (``source``: the model that scored the customer, from :meth:`scores`)."""
-        items = np.asarray(item_idx, dtype=np.int64).ravel()
-        idx = self.customer_index(customer_id)
-        simple = idx >= 0 and customer_id not in self._live and self.personalized(customer_id)
-        if not simple or self.config.max_reasons == 0 or not len(items):
-            return [self._reasons(source, idx, int(i), customer_id) for i in items]
-        raw = self._raw_reasons_many(source, np.full(len(items), idx), items)
-        verbs = self._verb_codes()[[idx]].toarray()[0]
-        limit = self.config.max_reasons + 1
-        return [[self._label(x, "", -1, verbs) for x in reasons][:limit] for reasons in raw]
-
-
     def _rank(self, customer_id: str, scores: np.ndarray, source: Recommender,
               n: int | None) -> list[Recommendation]:
         scores = np.where(self.excluded(customer_id), np.nan, scores)
@@ -372,100 +312,6 @@ class Ranker:
         """The external id of an item index."""
         return str(self._item_ids[item_idx])
 
-    # -- reasons -------------------------------------------------------------------------
-    def _reasons(self, source: Recommender, customer_idx: int, item_idx: int,
-                 customer_id: str) -> list[Reason]:
-        if self.config.max_reasons == 0:
-            return []
-        if source is self.fallback and not self.personalized(customer_id):
-            return [Reason("popular", "popular with all customers (personalization is off)",
-                           1.0, "global")]
-        if customer_id in self._live or customer_idx < 0:  # explain from the (live) history
-            history = self.history(customer_id, "catalog")
-            raw = source.explain_history(history, item_idx)
-        else:
-            raw = source.explain(customer_idx, item_idx)
-        if not raw and (source is self.fallback or customer_idx < 0):
-            raw = [Reason("popular", "popular with all customers", 1.0, "global")]
-        elif not raw:  # a model without details for this item (e.g. a zero-score filler)
-            name = source.answering_model(customer_idx) if isinstance(source, FallbackChain) \
-                else source.name
-            raw = [Reason("model", f"top model: {name}", 1.0, str(name))]
-        known = -1 if customer_id in self._live else customer_idx
-        return [self._label(r, customer_id, known) for r in raw][: self.config.max_reasons + 1]
-
-    def _verb_codes(self) -> sparse.csr_matrix:
-        """Customer × item: 1 + the position in :data:`VERB_ORDER` of the strongest event
-        type between them (the last code: another type), built once from the events."""
-        if self._verbs is not None:
-            return self._verbs
-        with _VERBS_LOCK:
-            if self._verbs is None:
-                self._verbs = self._build_verb_codes()
-        return self._verbs
-
-    def prepare(self) -> Ranker:
-        """Build what reasons read lazily (the verb table) now, e.g. before a serving swap, so
-        that no request pays for it."""
-        if self.config.max_reasons:
-            self._verb_codes()
-        return self
-
-    def _build_verb_codes(self) -> sparse.csr_matrix:
-        """The verb table from the training events (see :meth:`_verb_codes`)."""
-        ev = self.data.events
-        rows = self.data.customer_vocab.index(ev["customer_id"])
-        has_item = ev["item_id"].notna().to_numpy()
-        cols = np.full(len(ev), -1, dtype=np.int64)
-        if has_item.any():
-            cols[has_item] = self.data.item_vocab.index(ev["item_id"][has_item])
-        codes = pd.Series(ev["type"].astype(str).to_numpy()).map(
-            {t: i for i, t in enumerate(VERB_ORDER)}).fillna(len(VERB_ORDER)).to_numpy()
-        ok = (rows >= 0) & (cols >= 0)
-        frame = pd.DataFrame({"r": rows[ok], "c": cols[ok], "v": codes[ok] + 1})
-        best = frame.groupby(["r", "c"], sort=False)["v"].min()
-        verbs = sparse.csr_matrix(
-            (best.to_numpy(dtype=np.float64), (best.index.get_level_values(0),
-                                               best.index.get_level_values(1))),
-            shape=(self.data.n_customers, self.data.n_items))
-        verbs.sort_indices()
-        return verbs
-
-    def _verb(self, customer_id: str, customer_idx: int, item: int,
-              verbs: np.ndarray | None = None) -> str:
-        """How the customer met this item (``bought``, ``viewed``...); ``liked`` otherwise.
-
-        ``verbs``: the customer's dense row of :meth:`_verb_codes` (the batch path).
-        """
-        if verbs is not None:
-            code = int(verbs[item]) - 1 if verbs[item] > 0 else len(VERB_ORDER)
-        elif customer_idx >= 0:
-            table = self._verb_codes()
-            start, end = table.indptr[customer_idx], table.indptr[customer_idx + 1]
-            at = start + int(np.searchsorted(table.indices[start:end], item))
-            found = at < end and table.indices[at] == item
-            code = int(table.data[at]) - 1 if found else len(VERB_ORDER)
-        else:
-            types = self._history_types(customer_id).get(self.item_id(item), frozenset())
-            code = next((i for i, t in enumerate(VERB_ORDER) if t in types), len(VERB_ORDER))
-        return VERBS[VERB_ORDER[code]] if 0 <= code < len(VERB_ORDER) else "liked"
-
-    def _label(self, reason: Reason, customer_id: str, customer_idx: int = -1,
-               verbs: np.ndarray | None = None) -> Reason:
-        """Reason text for people; ``customer_idx`` ≥ 0 (or their ``verbs`` row) reads a
-        training customer's event types from arrays (no live events), else their events
-        are looked up by id."""
-        if reason.kind == "popular" and not self.config.personalized \
-                and NOT_PERSONALIZED not in reason.label:
-            return Reason("popular", f"{reason.label} — {NOT_PERSONALIZED}", reason.weight,
-                          reason.ref)
-        if reason.kind != "history_item" or reason.label:
-            return reason
-        item = int(reason.ref)
-        item_id = self.item_id(item)
-        title = self._titles[item] or item_id
-        verb = self._verb(customer_id, customer_idx, item, verbs)
-        return Reason("history_item", f"{verb} {title}", reason.weight, item_id)
 
 
 def require_customer(data: Dataset, customer_id: str) -> int:
