@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from results_io import machine, write_results
+from serving_load import request
 
 COMMAND = ".venv/bin/python benchmarks/bench_noisy_neighbour.py"
 GOAL_RATIO = 2.0
@@ -81,20 +82,7 @@ def build(url: str, n_customers: int) -> dict[str, str]:
     return keys
 
 
-# -- load generator (own process; raw HTTP on asyncio streams, as bench_serving does) ------
-async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                   raw: bytes) -> tuple[int, bytes]:
-    writer.write(raw)
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    return status, await reader.readexactly(length) if length else b""
-
-
+# -- load generator (own process; raw HTTP on asyncio streams: serving_load.request) ---
 async def _load(port: int, key: str, seconds: float, connections: int,
                 n_customers: int) -> dict[str, Any]:
     latencies: list[float] = []
@@ -110,7 +98,7 @@ async def _load(port: int, key: str, seconds: float, connections: int,
             raw = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}"
                    "\r\n\r\n").encode()
             started = time.perf_counter()
-            status, body = await _request(reader, writer, raw)
+            status, body = await request(reader, writer, raw)
             latencies.append(time.perf_counter() - started)
             statuses[status] = statuses.get(status, 0) + 1
             if b'"limit":"' in body:

@@ -40,7 +40,7 @@ def ready() -> dict[str, str]:
 '''
 
 
-async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+async def request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    raw: bytes) -> tuple[int, bytes]:
     writer.write(raw)
     await writer.drain()
@@ -94,7 +94,7 @@ async def _load(port: int, key: str, scenario: dict[str, Any], seconds: float,
                 rows = [{"idempotency_key": f"bench-{scenario['name']}-{w}-{seq[0]}-{j}",
                          "customer_id": customer if kind != "events" else rng.choice(customers),
                          "item_id": rng.choice(items), "type": "view"} for j in range(n)]
-                status, body = await _request(reader, writer, _raw(
+                status, body = await request(reader, writer, _raw(
                     "POST", "/v1/events", key, json.dumps(rows).encode()))
                 if status != 200:
                     errors += 1
@@ -105,7 +105,7 @@ async def _load(port: int, key: str, scenario: dict[str, Any], seconds: float,
                     continue
             raw = _raw("GET", _get(kind, customer, query), key)
             started = time.perf_counter()
-            status, _ = await _request(reader, writer, raw)
+            status, _ = await request(reader, writer, raw)
             latencies.append(time.perf_counter() - started)
             if status != 200:
                 errors += 1
