@@ -74,13 +74,20 @@ def strategy_model_name(strategy: str) -> str:
 _READS = {"segments": re.compile(r"\bsegments?\b"), "needs": re.compile(r"\bneeds\b")}
 
 
+def rule_reads(rules: RuleSet) -> set[str]:
+    """Which stored customer results the rules mention: ``segments`` and/or ``needs``
+    (a mention is enough: reading too much is harmless, too little is not)."""
+    text = " ".join([r.expression for r in rules.filters] +
+                    [f"{r.when} {r.factor}" for r in rules.boosters])
+    return {name for name, pattern in _READS.items() if pattern.search(text)}
+
+
 def rule_inputs(store: Store, tid: int, rules: RuleSet) -> Callable[[str], dict[str, Any]]:
     """Each customer's ``segments`` and ``needs`` for the rules, read for the whole tenant in
     one query each, and only when some rule mentions them."""
-    text = " ".join([r.expression for r in rules.filters] +
-                    [f"{r.when} {r.factor}" for r in rules.boosters])
-    segments = store.bulk.segments(tid) if _READS["segments"].search(text) else {}
-    needs = store.bulk.need_scores(tid) if _READS["needs"].search(text) else {}
+    reads = rule_reads(rules)
+    segments = store.bulk.segments(tid) if "segments" in reads else {}
+    needs = store.bulk.need_scores(tid) if "needs" in reads else {}
 
     def extra_of(customer_id: str) -> dict[str, Any]:
         return {"segments": segments.get(customer_id, {}), "needs": needs.get(customer_id, {})}

@@ -100,7 +100,6 @@ def train_and_swap(store: Store, cache: ModelCache, tid: int, artifacts: Path,
 
     def install(ranker: Ranker, version: str) -> None:
         entry = TenantModel(version, config_hash(config.ranking), ranker, cutoff=cutoff)
-        entry.lean_ranker()
         entry.ranker.prepare()
         cache.install(tid, entry)
 

@@ -35,7 +35,6 @@ class ListCache:
                             limit)
                 break
             self._lists[customer_id] = tuple(orjson.dumps(i) for i in items)
-        self._dropped: set[str] = set()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:

@@ -11,14 +11,12 @@ list was made, or without a fresh list, is scored online, their new events folde
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from tailorcrm.customize.precompute import strategy_model_name
-from tailorcrm.customize.rules import RuleSet
+from tailorcrm.customize.precompute import rule_reads, strategy_model_name
 from tailorcrm.customize.strategies import DEFAULT_STRATEGY, Strategy
 from tailorcrm.errors import NotFittedError, NotFoundError
 from tailorcrm.serving.cache import ModelCache
@@ -39,7 +37,6 @@ __all__ = ["DEFAULT_STRATEGY", "REC_ID_PURPOSE", "RecommendationRef", "ServedLis
 
 log = logging.getLogger(__name__)
 
-_READS = re.compile(r"\b(segments?|needs)\b")
 
 
 @dataclass(frozen=True)
@@ -64,13 +61,6 @@ class ServedList:
         head = orjson.dumps({"recommendation_id": self.recommendation_id,
                              "model_version": self.model_version, "source": self.source})
         return head[:-1] + b',"items":' + self.items_json + b"}"
-
-
-def _reads_customer_results(rules: RuleSet) -> bool:
-    """True when some rule reads the customer's segments or need scores."""
-    text = " ".join([r.expression for r in rules.filters] +
-                    [f"{r.when} {r.factor}" for r in rules.boosters])
-    return bool(_READS.search(text))
 
 
 def _require_customer(store: Store, tid: int, entry: TenantModel | None,
@@ -131,7 +121,7 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
     if kept is not None:
         return ServedList(rec_id, entry.version, "online", kept)
     extra = None
-    if _reads_customer_results(pipeline.rules):
+    if rule_reads(pipeline.rules):
         held = store.customers.find(tid, customer_id)
         profiled = held is None or held.consent_profiling != "denied"  # else: no need scores
         extra = {"segments": store.segments.of_customer(tid, customer_id),

@@ -81,11 +81,6 @@ class TenantModel:
         """The Dataset the model was fitted on."""
         return self.ranker.data
 
-    def lean_ranker(self) -> Ranker:
-        """The ranker (kept for callers of the earlier API: lists without reasons are now
-        :meth:`Pipeline.recommend` with ``explain=False``)."""
-        return self.ranker
-
     # -- pipelines and lists ----------------------------------------------------------------
     def pipeline(self, strategy: Strategy, rules: RuleSet) -> tuple[Pipeline, str]:
         """The strategy's pipeline over this model and its config hash, built once per
@@ -137,7 +132,7 @@ class TenantModel:
             if found is None or (found.model_version, found.config_hash) != (version, chash):
                 found = ListCache(version, chash, store.bulk.lists(
                     tid, strategy, model_version=version, config_hash=chash))
-                found.drop(self._forgotten_ids())
+                found.drop(list(self.ranker._forgotten))
                 self._lists[strategy] = found
             return found
 
@@ -282,9 +277,6 @@ class TenantModel:
             cache.drop(gone)
         self._created -= set(gone)
         self._bump(gone)
-
-    def _forgotten_ids(self) -> set[str]:
-        return set(self.ranker._forgotten)
 
     # -- similar items ----------------------------------------------------------------------
     def similar(self, item_id: str, n: int) -> list[tuple[str, float]]:
