@@ -247,7 +247,7 @@ class TenantModel:
         self._bump({r.customer_id for r in new})
 
     def _apply_customers(self, store: Store, tid: int, since: dt.datetime | None) -> None:
-        allowed = self.data.personalizable_customers()
+        allowed = self.ranker._allowed  # consent at training, computed once by the ranker
         rankers = self._rankers()
         for change in store.changes.customers_since(tid, since):
             cid = change.customer_id
