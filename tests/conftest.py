@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,9 @@ def _postgres_admin_url() -> str | None:
     return url
 
 
-@pytest.fixture()
-def postgres_url() -> Iterator[str]:
-    """URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+@contextmanager
+def _fresh_postgres() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards (skip or fail without one)."""
     admin = _postgres_admin_url()
     if admin is None:
         pytest.skip("no PostgreSQL server (set TAILORCRM_TEST_POSTGRES_URL)")
@@ -66,6 +67,20 @@ def postgres_url() -> Iterator[str]:
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@pytest.fixture()
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+    with _fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_module_url() -> Iterator[str]:
+    """:func:`postgres_url` shared by one test module (for costly fixtures)."""
+    with _fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

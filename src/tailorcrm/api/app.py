@@ -35,6 +35,7 @@ from tailorcrm.api.routes import (
     settings as tenant_settings,
 )
 from tailorcrm.api.throttle import AuthThrottle
+from tailorcrm.console.mount import install_console
 from tailorcrm.serving.cache import ModelCache
 from tailorcrm.serving.jobs import JobRunner
 from tailorcrm.settings import Settings
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_console(app)
     app.add_middleware(CatchAllMiddleware)  # innermost: first added
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(SizeLimitMiddleware, max_bytes=settings.max_request_bytes)

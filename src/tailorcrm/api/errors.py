@@ -10,9 +10,11 @@ import pydantic
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from tailorcrm.console.auth import PREFIX
+from tailorcrm.console.render import error_page
 from tailorcrm.errors import TailorCRMError
 from tailorcrm.store.errors import DataError
 
@@ -29,11 +31,18 @@ def _problems(errors: Any) -> list[dict[str, Any]]:
             for e in errors]
 
 
+def _is_console(request: Request) -> bool:
+    """Console pages answer errors as pages, not JSON."""
+    return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map TailorCRMError, request validation, HTTP and unexpected errors to one JSON shape."""
 
     @app.exception_handler(TailorCRMError)
-    async def tailorcrm_error(request: Request, exc: TailorCRMError) -> JSONResponse:
+    async def tailorcrm_error(request: Request, exc: TailorCRMError) -> Response:
+        if _is_console(request):
+            return error_page(request, exc.http_status, exc.message, exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         if exc.http_status in (429, 503) and "retry_after" in exc.details:
             headers = {"Retry-After": str(max(1, round(float(exc.details["retry_after"]))))}
@@ -41,7 +50,12 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_console(request):
+            problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['message']}"
+                                 for p in _problems(exc.errors()))
+            return error_page(request, 422, f"the form is invalid: {problems}",
+                              "validation_error")
         return JSONResponse(error_body("validation_error", "the request is invalid",
                                        errors=_problems(exc.errors())), status_code=422)
 
@@ -60,7 +74,9 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _is_console(request):
+            return error_page(request, exc.status_code, str(exc.detail), "http_error")
         if exc.status_code == 400:
             # the framework's 400 is a body it could not parse (e.g. JSON nested deeper than
             # the parser's recursion allows): a validation error like any other, 422
@@ -73,9 +89,11 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         # the route's template, never the path: a path holds customer ids (personal data)
         route = getattr(request.scope.get("route"), "path", None) or "(no route matched)"
         log.exception("unexpected error on %s %s", request.method, route)
+        if _is_console(request):
+            return error_page(request, 500, "internal server error", "internal_error")
         return JSONResponse(error_body("internal_error", "internal server error"),
                             status_code=500)

@@ -68,7 +68,10 @@ def demo_command(
             secret, curl = api_access(store, tid, settings, sample[0])
             console.print(f"\n[bold]API key[/bold] (read, write): {secret}")
             console.print(f"[bold]try[/bold]: {curl}")
-            console.print(f"OpenAPI: http://{settings.host}:{settings.port}/docs  (Ctrl-C stops)")
+            _, admin = store.keys.create(tid, ("admin",), "demo console")
+            console.print(f"OpenAPI: http://{settings.host}:{settings.port}/docs")
+            console.print(f"\n[bold]Console[/bold]: http://{settings.host}:{settings.port}"
+                          f"/console  sign in with the admin key {admin}  (Ctrl-C stops)")
     finally:
         store.close()
     if serve:

@@ -17,6 +17,8 @@ from tailorcrm.store.bulk_reads import BulkReads
 from tailorcrm.store.changes import ChangeFeed
 from tailorcrm.store.configs import ConfigRepository
 from tailorcrm.store.consent import ConsentRepository
+from tailorcrm.store.console_reads import ConsoleReads
+from tailorcrm.store.console_sessions import ConsoleSessionRepository
 from tailorcrm.store.customers import CustomerRepository
 from tailorcrm.store.engine import make_engine
 from tailorcrm.store.erasure import ErasureRepository, erase_customer, holds_customer
@@ -89,6 +91,8 @@ class Store:
         self.audit = AuditRepository(engine)  # append-only log of admin and privacy actions
         self.erasures = ErasureRepository(engine, self.tombstones)
         self.retention = RetentionRepository(engine)  # old events deleted, with the audit entry
+        self.sessions = ConsoleSessionRepository(engine)  # web-console sign-ins
+        self.console = ConsoleReads(engine)  # the console's aggregates and searches
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, artifacts_dir: Path | None = None) -> Store:

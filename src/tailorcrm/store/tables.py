@@ -377,3 +377,22 @@ class ConsentChange(Base):
     value: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(16))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A web-console session: opened by signing in with an API key, bound to that key.
+
+    Only a SHA-256 of the cookie's token is stored; the CSRF token every form posts back is
+    per session. Revoking the key ends its sessions (they are read joined with the key).
+    """
+
+    __tablename__ = "console_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           index=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    scopes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,0 +1,1 @@
+"""What each console page shows, gathered from the store and the serving layer (no HTML)."""
