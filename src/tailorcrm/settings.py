@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(
         30, gt=0, description="Failed authentications one client address may make per minute "
                               "before it gets 429 for the rest of the minute.")
+    engine: Literal["single", "spark"] = Field(
+        "single", description="Where `tailorcrm train` runs: this process (single) or Apache "
+                              "Spark (pip install 'tailorcrm[spark]'; docs/scale-out.md).")
+    spark_master: str = Field("local[2]", description="Spark master URL of the spark engine "
+                                                      "(local[N], yarn, k8s://..., spark://...).")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Extra spark.* settings ([tailorcrm.spark_conf]).")
     rule_limits: RuleLimits = Field(default_factory=RuleLimits,
                                     description="Run-time budgets of business rules and "
                                                 "per-tenant limits ([tailorcrm.rule_limits]).")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tailorcrm.cli.common import DbOption, TenantOption, console, handle_errors, load_settings
+from tailorcrm.errors import ConfigError
 
 if TYPE_CHECKING:
     from tailorcrm.store import Store
@@ -100,10 +101,18 @@ def train_command(
     repeats: Annotated[str | None, typer.Option(
         "--repeats", help="Repeat purchases as candidates: auto (learned), allow, exclude.")]
     = None,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="single (this process, the default) or spark (docs/scale-out.md).")]
+    = None,
+    master: Annotated[str | None, typer.Option(
+        "--master", help="Spark master URL for --engine spark (default local[2]).")] = None,
+    conf: Annotated[list[str] | None, typer.Option(
+        "--conf", help="A spark.* setting k=v for --engine spark (repeatable).")] = None,
 ) -> None:
     """Choose and train the tenant's recommender (validation scores printed), needs and
     segments, and store their results. ``--model``/``--repeats`` override the tenant's
-    ``recommender``/``selection`` config document for this run."""
+    ``recommender``/``selection`` config document for this run. ``--engine spark`` trains
+    and precomputes the recommender on Apache Spark instead."""
     from tailorcrm.cli.models import choice_line
     from tailorcrm.jobs.progress import rich_progress
     from tailorcrm.jobs.train import TrainConfig, train_tenant
@@ -111,9 +120,18 @@ def train_command(
     from tailorcrm.store import Store
 
     settings = load_settings(db=db, tenant=tenant)
+    if (engine or settings.engine) not in ("single", "spark"):
+        raise ConfigError(f"--engine is single or spark, not {engine!r}")
     store = Store.open(settings.database_url, artifacts_dir=settings.artifacts_dir)
     try:
         tid = store.tenants.id_of(settings.tenant)
+        if (engine or settings.engine) == "spark":
+            from tailorcrm.spark.cli import train_on_spark
+
+            train_on_spark(store, tid, settings, TrainConfig(
+                recommend=not no_recommend, needs=not no_needs, segments=not no_segments),
+                master, conf, console)
+            return
         selection = None
         if model is not None or repeats is not None:
             base = load_selection_config(store.configs, tid).model_dump()
