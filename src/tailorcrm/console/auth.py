@@ -33,6 +33,9 @@ PREFIX = "/console"
 class NotSignedInError(AuthenticationError):
     """No valid session: a page answers with a redirect to the sign-in form."""
 
+    code = "not_signed_in"
+    exit_code = 14
+
 
 @dataclass(frozen=True)
 class ConsoleUser:
