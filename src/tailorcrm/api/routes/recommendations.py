@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from contextlib import suppress
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -14,17 +12,12 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from tailorcrm.api.deps import CacheDep, Reader, StoreDep, Writer
 from tailorcrm.api.params import CustomerIdPath, ExternalId, ItemIdPath
 from tailorcrm.api.responses import AUTHENTICATED, error_responses
-from tailorcrm.errors import ConflictError, NotFoundError
-from tailorcrm.schema.fields import FieldSpec, FieldType
 from tailorcrm.serving import recommend as service
-from tailorcrm.store import Store
+from tailorcrm.serving.feedback import record_feedback
 
 router = APIRouter(tags=["recommendations"],
                    responses=error_responses(*AUTHENTICATED, 404, 409, 413, 503))
 
-OUTCOME_TYPES = {"accepted": "feedback", "rejected": "reject", "clicked": "click",
-                 "purchased": "purchase"}
-REC_FIELD = "recommendation_id"
 
 
 class ReasonPublic(BaseModel):
@@ -126,16 +119,6 @@ def get_similar(principal: Reader, store: StoreDep, cache: CacheDep, item_id: It
                          items=[SimilarItem(item_id=i, score=round(s, 6)) for i, s in found])
 
 
-def _ensure_feedback_field(store: Store, tid: int) -> None:
-    try:
-        store.fields.get(tid, "event", REC_FIELD)
-    except NotFoundError:
-        with suppress(ConflictError):  # added concurrently
-            store.fields.add(tid, FieldSpec(entity="event", name=REC_FIELD,
-                                            type=FieldType.STRING,
-                                            description="Recommendation a feedback is about."))
-
-
 @router.post("/v1/recommendations/{recommendation_id}/feedback", response_model=FeedbackPublic,
              responses=error_responses(404))
 def post_feedback(principal: Writer, store: StoreDep, cache: CacheDep, body: FeedbackCreate,
@@ -146,17 +129,8 @@ def post_feedback(principal: Writer, store: StoreDep, cache: CacheDep, body: Fee
     Only ids this tenant issued are accepted (they are signed); any other id, and an id of a
     customer erased since, answers 404.
     """
-    ref = service.verified_recommendation(store, principal.tid, recommendation_id)
-    _ensure_feedback_field(store, principal.tid)
-    event_type = OUTCOME_TYPES[body.outcome]
-    key = hashlib.sha256(f"{recommendation_id}\x1f{body.item_id}".encode()).hexdigest()[:40]
-    row: dict[str, Any] = {
-        "idempotency_key": f"rec:{key}:{body.outcome}",
-        "customer_id": ref.customer_id, "item_id": body.item_id, "type": event_type,
-        "ts": body.timestamp or dt.datetime.now(dt.UTC), REC_FIELD: recommendation_id[:255]}
-    if body.value is not None or body.outcome == "accepted":
-        row["value"] = body.value if body.value is not None else 1.0
-    inserted, _ = store.events.add(principal.tid, [row])
+    done = record_feedback(store, principal.tid, recommendation_id, body.item_id,
+                           body.outcome, value=body.value, timestamp=body.timestamp)
     cache.touch(principal.tid)  # a rejected item leaves this worker's next list at once
-    return FeedbackPublic(recommendation_id=recommendation_id, customer_id=ref.customer_id,
-                          event_type=event_type, recorded=inserted == 1)
+    return FeedbackPublic(recommendation_id=recommendation_id, customer_id=done.customer_id,
+                          event_type=done.event_type, recorded=done.recorded)
