@@ -70,3 +70,22 @@ class ConsoleReads(Repository):
                 counts.update({str(i.get("item_id")) for i in items or ()
                                if isinstance(i, dict)})
         return counts, lists
+
+    def list_stamps(self, tid: int) -> dict[str, tuple[int, int]]:
+        """``{strategy: (lists, max list row id)}``: any rewrite of a strategy's lists moves
+        the stamp (a replacement always takes a new row id), so it keys caches of counts."""
+        stmt = (select(RecommendationList.strategy, func.count(), func.max(RecommendationList.id))
+                .where(RecommendationList.tenant_id == tid)
+                .group_by(RecommendationList.strategy))
+        with self._engine.connect() as conn:
+            return {str(s): (int(n), int(m or 0)) for s, n, m in conn.execute(stmt)}
+
+    def item_titles(self, tid: int, item_ids: list[str]) -> dict[str, str]:
+        """``{item_id: title}`` of those of ``item_ids`` (at most :data:`MAX_ROWS`) stored."""
+        wanted = list(dict.fromkeys(item_ids))[:MAX_ROWS]
+        if not wanted:
+            return {}
+        stmt = select(Item.item_id, Item.title).where(Item.tenant_id == tid,
+                                                       Item.item_id.in_(wanted))
+        with self._engine.connect() as conn:
+            return {str(i): str(t or "") for i, t in conn.execute(stmt)}
