@@ -275,17 +275,28 @@ def _model_chart(model: ModelQuality) -> Markup | None:
     return Markup(bar_chart(bars, title=f"{model.name}: model vs baseline", percent=False))
 
 
+def report_context(report: NeedsReport) -> dict[str, Any]:
+    """What ``report_sections.html.j2`` draws a report from: the report and its SVG charts
+    (need rates by segment and month, RFM grid and segments, segment profiles, model vs
+    baseline). The static report and the web console's Needs page both render it."""
+    return {"report": report, "needs": [_need_charts(a) for a in report.needs],
+            "rfm_chart": _rfm_chart(report.rfm) if report.rfm else None,
+            "rfm_segments_chart": _rfm_segments_chart(report.rfm) if report.rfm else None,
+            "segmentations": [(p, _segment_chart(p)) for p in report.segmentations],
+            "models": [(m, _model_chart(m)) for m in report.models]}
+
+
+def rankings(report: NeedsReport) -> list[pd.DataFrame]:
+    """Every need's whole ranking of customers to act on (as :func:`write_report`'s CSV)."""
+    return list(report._rankings)
+
+
 def render_html(report: NeedsReport) -> str:
     """The report as one self-contained HTML page (inline SVG and CSS, no scripts)."""
     env = Environment(loader=PackageLoader("tailorcrm.needs", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     template = env.get_template("report.html.j2")
-    return template.render(
-        report=report, needs=[_need_charts(a) for a in report.needs],
-        rfm_chart=_rfm_chart(report.rfm) if report.rfm else None,
-        rfm_segments_chart=_rfm_segments_chart(report.rfm) if report.rfm else None,
-        segmentations=[(p, _segment_chart(p)) for p in report.segmentations],
-        models=[(m, _model_chart(m)) for m in report.models])
+    return template.render(**report_context(report))
 
 
 def write_report(report: NeedsReport, html_path: str | None = None,
