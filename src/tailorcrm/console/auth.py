@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from tailorcrm.api.deps import Principal, Scope
+from tailorcrm.api.deps import Principal, Scope, key_id_of
 from tailorcrm.errors import AuthenticationError, PermissionDeniedError
 from tailorcrm.store import Store
 from tailorcrm.store.keys import has_scope
@@ -68,7 +68,7 @@ def open_session(store: Store, secret: str) -> tuple[str, ConsoleUser]:
         tenant, scopes = store.keys.verify(secret)
     except AuthenticationError:
         raise AuthenticationError("invalid API key") from None
-    key_id = secret.strip().split("_", 2)[1]
+    key_id = key_id_of(secret) or ""
     tid = store.tenants.id_of(tenant)
     token, csrf = store.sessions.open(tid, key_id, scopes, ttl=SESSION_TTL)
     return token, ConsoleUser(Principal(tenant=tenant, tid=tid, scopes=scopes), key_id, csrf)

@@ -148,13 +148,14 @@ class PreviewBench:
 def sample_lists(store: Store, tid: int, served: Pipeline, edited: Pipeline,
                  customer_ids: list[str]) -> list[Sample]:
     """The lists of ``customer_ids`` from the active and the edited pipeline."""
-    def top(p: Pipeline, rules: RuleSet, cid: str) -> list[tuple[str, float]]:
-        extra = rule_inputs(store, tid, rules)(cid)
-        return [(c.item_id, round(float(c.score), 4))
-                for c in p.recommend(cid, K, extra=extra, explain=False).items]
+    def lists(p: Pipeline) -> list[list[tuple[str, float]]]:
+        extra_of = rule_inputs(store, tid, p.rules)  # the tenant's segments/needs read once
+        return [[(c.item_id, round(float(c.score), 4))
+                 for c in p.recommend(cid, K, extra=extra_of(cid), explain=False).items]
+                for cid in customer_ids]
 
-    return [Sample(cid, top(served, served.rules, cid), top(edited, edited.rules, cid))
-            for cid in customer_ids]
+    return [Sample(cid, before, after) for cid, before, after
+            in zip(customer_ids, lists(served), lists(edited), strict=True)]
 
 
 def preview(bench: PreviewBench, store: Store, tid: int, *, active: Strategy,

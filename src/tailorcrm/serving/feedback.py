@@ -42,14 +42,18 @@ def _ensure_feedback_field(store: Store, tid: int) -> None:
 
 def record_feedback(store: Store, tid: int, recommendation_id: str, item_id: str,
                     outcome: Outcome, *, value: float | None = None,
-                    timestamp: dt.datetime | None = None) -> Recorded:
+                    timestamp: dt.datetime | None = None,
+                    customer_id: str | None = None) -> Recorded:
     """Store one outcome of a recommended item, idempotently (the same outcome for the same
     item of the same recommendation is stored once).
 
     Only ids this tenant issued are accepted (they are signed): NotFoundError for any other,
-    and for the id of a customer erased since.
+    and for the id of a customer erased since. With ``customer_id``, also for a
+    recommendation made for anyone else (a page about one customer writes only on them).
     """
     ref = service.verified_recommendation(store, tid, recommendation_id)
+    if customer_id is not None and ref.customer_id != customer_id:
+        raise NotFoundError("no such recommendation for this customer")
     _ensure_feedback_field(store, tid)
     event_type = OUTCOME_TYPES[outcome]
     key = hashlib.sha256(f"{recommendation_id}\x1f{item_id}".encode()).hexdigest()[:40]

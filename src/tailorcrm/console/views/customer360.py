@@ -32,15 +32,6 @@ def strategy_names(store: Store, tid: int) -> list[str]:
     return ["default", *stored]
 
 
-def _titles(store: Store, tid: int, item_ids: set[str]) -> dict[str, str]:
-    out = {}
-    for item_id in sorted(item_ids)[:500]:
-        found = store.items.find(tid, item_id)
-        if found is not None and found.title:
-            out[item_id] = found.title
-    return out
-
-
 def recommendation_list(store: Store, cache: ModelCache, tid: int, customer_id: str,
                         strategy: str, *, n: int = LIST_LENGTH) -> dict[str, Any]:
     """One strategy's list as served (``recommendation_id``, source, items with reasons), or
@@ -53,7 +44,7 @@ def recommendation_list(store: Store, cache: ModelCache, tid: int, customer_id: 
     except TailorCRMError as exc:
         return {"strategy": strategy, "error": exc.message}
     items = orjson.loads(served.items_json)
-    titles = _titles(store, tid, {i["item_id"] for i in items})
+    titles = store.console.item_titles(tid, [i["item_id"] for i in items])
     for item in items:
         item["title"] = titles.get(item["item_id"], "")
     return {"strategy": strategy, "recommendation_id": served.recommendation_id,
@@ -62,7 +53,7 @@ def recommendation_list(store: Store, cache: ModelCache, tid: int, customer_id: 
 
 def _timeline(store: Store, tid: int, customer_id: str) -> list[dict[str, Any]]:
     events = store.events.for_customer(tid, customer_id, limit=TIMELINE)
-    titles = _titles(store, tid, {e.item_id for e in events if e.item_id})
+    titles = store.console.item_titles(tid, [e.item_id for e in events if e.item_id])
     return [{"ts": e.ts, "type": e.type, "item_id": e.item_id,
              "title": titles.get(e.item_id or "", ""), "value": e.value,
              "attributes": {k: v for k, v in e.attributes.items() if v is not None}}
