@@ -17,8 +17,9 @@ fold-in (``implicit``'s ``recalculate_user`` with ``λ``) matches how it was tra
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +50,18 @@ def mllib_reg_param(regularization: float, entries: int, customers: int) -> floa
     return regularization / mean_entries if mean_entries > 0 else regularization
 
 
+CHECKPOINT_EVERY = 5
+
+
+def _checkpoint_dir(spark: Any) -> None:
+    """MLlib ALS truncates its lineage every :data:`CHECKPOINT_EVERY` iterations only with a
+    checkpoint directory; without one a task deserialising the whole lineage can overflow its
+    stack. A session without one gets a temporary folder (a cluster sets its own)."""
+    context = spark.sparkContext
+    if context.getCheckpointDir() is None:
+        context.setCheckpointDir(tempfile.mkdtemp(prefix="tailorcrm-spark-ckpt-"))
+
+
 def fit_als(prefs: DataFrame, n_customers: int, n_items: int, config: ALSConfig
             ) -> SparkALSResult:
     """Fit MLlib ALS on ``prefs`` (customer_idx, item_idx, weight) with ``config``'s
@@ -69,7 +82,8 @@ def fit_als(prefs: DataFrame, n_customers: int, n_items: int, config: ALSConfig
               implicitPrefs=True, userCol="u", itemCol="i", ratingCol="r",
               seed=config.random_state if config.random_state is not None else 0,
               coldStartStrategy="nan", nonnegative=False,
-              checkpointInterval=-1)  # no checkpoint dir is needed for 15 iterations
+              checkpointInterval=CHECKPOINT_EVERY)  # cuts the lineage (see _checkpoint_dir)
+    _checkpoint_dir(prefs.sparkSession)
     model = als.fit(data)
     log.info("MLlib ALS: %d entries of %d customers, regParam %.5g (λ %.4g)", entries,
              customers, reg, config.regularization)

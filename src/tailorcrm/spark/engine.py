@@ -28,7 +28,9 @@ DEFAULT_MASTER = "local[2]"
 #: Settings every session gets unless the caller's ``conf`` says otherwise: no web UI (a
 #: training job needs none, and it costs a port and start-up time), few shuffle partitions
 #: (the default 200 is sized for clusters; on one machine each is a task's overhead), Arrow
-#: for the pandas exchanges (collecting factors, mapInPandas precompute).
+#: for the pandas exchanges (collecting factors, mapInPandas precompute), and 16 MB thread
+#: stacks: deserialising a long lineage (ALS iterations, then the precompute over them) is
+#: recursive and overflowed the JVM's default 1 MB stack in a task now and then.
 DEFAULT_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "8",
@@ -36,6 +38,8 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.memory": "2g",
     "spark.ui.showConsoleProgress": "false",
+    "spark.driver.extraJavaOptions": "-Xss16m",
+    "spark.executor.extraJavaOptions": "-Xss16m",
 }
 
 
