@@ -24,6 +24,7 @@ from tailorcrm.store.engine import make_engine
 from tailorcrm.store.erasure import ErasureRepository, erase_customer, holds_customer
 from tailorcrm.store.event_types import EventTypeRepository
 from tailorcrm.store.events import EventRepository
+from tailorcrm.store.experiments import ExperimentRepository
 from tailorcrm.store.fields import FieldRepository
 from tailorcrm.store.imports import ImportRepository
 from tailorcrm.store.items import ItemRepository
@@ -93,6 +94,7 @@ class Store:
         self.retention = RetentionRepository(engine)  # old events deleted, with the audit entry
         self.sessions = ConsoleSessionRepository(engine)  # web-console sign-ins
         self.console = ConsoleReads(engine)  # the console's aggregates and searches
+        self.experiments = ExperimentRepository(engine)  # A/B exposures and their outcomes
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, artifacts_dir: Path | None = None) -> Store:

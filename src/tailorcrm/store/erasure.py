@@ -19,6 +19,7 @@ from sqlalchemy import Connection, delete, exists, select, text
 from tailorcrm.store.audit import AuditRepository
 from tailorcrm.store.base import Repository
 from tailorcrm.store.engine import checkpoint
+from tailorcrm.store.experiments import ExperimentExposure
 from tailorcrm.store.tables import (
     ConsentChange,
     Customer,
@@ -34,10 +35,11 @@ log = logging.getLogger(__name__)
 # Every table that holds a customer's rows, keyed by the external customer_id (a table added
 # later that keeps customer rows belongs here too).
 CUSTOMER_TABLES: tuple[Any, ...] = (Event, Segment, NeedScore, RecommendationList,
-                                    ConsentChange, Customer)
+                                    ConsentChange, ExperimentExposure, Customer)
 # Tables whose dead rows VACUUM reclaims after an erasure (PostgreSQL).
 RECLAIMED_TABLES = ("events", "customer_segments", "need_scores", "recommendation_lists",
-                    "consent_history", "customers", "quarantine")
+                    "consent_history", "experiment_exposures", "customers",
+                    "quarantine")
 
 
 def erase_customer(conn: Connection, tid: int, customer_id: str,

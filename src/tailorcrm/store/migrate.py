@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # Alembic loads only when a database needs migrating (or is i
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SHIPPED_HEAD = "0009"
+SHIPPED_HEAD = "0010"
 """The newest revision in ``migrations/versions`` (a test checks it against Alembic's view):
 opening an up-to-date database compares with it and never imports Alembic."""
 MIGRATION_LOCK_KEY = 0x7A11C0  # pg_advisory_xact_lock key held while migrating
