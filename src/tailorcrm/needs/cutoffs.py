@@ -51,8 +51,18 @@ def data_end(ts: pd.Series, horizon_days: int, *, min_share: float = MIN_SHARE,
     """
     times = pd.to_datetime(ts, utc=True)
     days = times.dt.floor("D")
-    counts = days.value_counts().sort_index()
-    last = to_utc(times.max())
+    return data_end_daily(days.value_counts(), times.groupby(days).max(), horizon_days,
+                          min_share=min_share)
+
+
+def data_end_daily(counts: pd.Series, last_by_day: pd.Series, horizon_days: int, *,
+                   min_share: float = MIN_SHARE) -> pd.Timestamp:
+    """:func:`data_end` from daily figures: ``counts`` (events per UTC day, indexed by the
+    day) and ``last_by_day`` (the last event time of each day). A distributed engine
+    aggregates these two columns instead of shipping every event time (``spark/needs.py``)."""
+    counts = counts.sort_index()
+    last_by_day = last_by_day.sort_index()
+    last = to_utc(last_by_day.max())
     if len(counts) < 2:
         return last
     full = counts.reindex(pd.date_range(counts.index[0], counts.index[-1], freq="D"),
@@ -64,4 +74,4 @@ def data_end(ts: pd.Series, horizon_days: int, *, min_share: float = MIN_SHARE,
     end_day = covered.index.max()
     if end_day == counts.index[-1]:
         return last
-    return to_utc(times[days <= end_day].max())
+    return to_utc(last_by_day[last_by_day.index <= end_day].max())

@@ -61,6 +61,12 @@ class ModelConfig(BaseModel):
     features: FeatureConfig = Field(default_factory=FeatureConfig)
 
 
+def numeric_inputs(builder: FeatureBuilder) -> list[int]:
+    """The model-matrix columns that are plain numbers (the ones expanded into splines)."""
+    return [i for i, s in enumerate(builder.sources_)
+            if s.kind in ("number", "date", "behaviour") and s.value is None]
+
+
 class Calibrator:
     """Maps raw scores to probabilities: Platt (sigmoid), isotonic, or the plain logistic."""
 
@@ -146,8 +152,7 @@ class NeedModel:
         binary = self.need.task == "binary"
         self.builder_ = FeatureBuilder(self.specs_ or [], self.feature_config()).fit(frame)
         X = self.builder_.transform(frame)
-        numeric = [i for i, s in enumerate(self.builder_.sources_)
-                   if s.kind in ("number", "date", "behaviour") and s.value is None]
+        numeric = numeric_inputs(self.builder_)
         task: Task = "binary" if binary else "regression"
         makers: dict[str, Callable[[], LinearScorer | TreeScorer]] = {
             "logistic": lambda: LinearScorer(cfg.logistic, task, random_state=cfg.random_state),

@@ -20,6 +20,7 @@ A stored score says which it is by its ``model_version``: ``baseline-...`` is a 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,7 +34,14 @@ from tailorcrm.needs.definitions import AnyNeed
 from tailorcrm.needs.gate import GateConfig, GateDecision, decide
 from tailorcrm.needs.model import ModelConfig, NeedModel
 from tailorcrm.needs.reasons import Reason, phrase
-from tailorcrm.needs.scoring import BASELINE_KIND, config_hash, model_name, publish, register
+from tailorcrm.needs.scoring import (
+    BASELINE_KIND,
+    config_hash,
+    model_name,
+    register,
+    score_rows,
+    store_scores,
+)
 from tailorcrm.needs.training import Evaluation, evaluate_need, train_need
 from tailorcrm.needs.wording import PP, describe, field_kinds
 from tailorcrm.store.need_scores import BASELINE_PREFIX
@@ -92,11 +100,35 @@ def train_and_publish(store: Any, tenant_id: int, need: AnyNeed, data: Dataset,
     tested held out (too little history for the time-aware split) fails the gate.
     """
     cfg = config or ModelConfig()
+    untested = ""
     try:
         evaluation: Evaluation | None = evaluate_need(data, need, cfg)
     except InsufficientDataError as exc:  # trainable, but not testable: not published
         evaluation, untested = None, exc.message
     model = train_need(data, need, cfg)
+    return gate_and_publish(
+        store, tenant_id, model, evaluation, artifact_root, gate=gate, untested=untested,
+        erased_after=erased_after,
+        model_rows=lambda version: score_rows(model, data, version, top=top),
+        base_rows=lambda base, decision, version: baseline_rows(model, base, data, decision,
+                                                                version))
+
+
+def gate_and_publish(store: Any, tenant_id: int, model: NeedModel,
+                     evaluation: Evaluation | None, artifact_root: Path, *,
+                     model_rows: Callable[[str], Iterable[dict[str, Any]]],
+                     base_rows: Callable[[Baseline, GateDecision, str],
+                                         Iterable[dict[str, Any]]],
+                     gate: GateConfig | None = None, untested: str = "",
+                     erased_after: int | None = None) -> NeedOutcome:
+    """Steps 2-5 of the module docstring for a trained ``model`` and its ``evaluation``
+    (None when it could not be tested: ``untested`` says why).
+
+    ``model_rows(version)`` and ``base_rows(baseline, decision, version)`` make the store
+    rows of every customer: on one machine from the Dataset, on Spark on the executors
+    (``spark/needs.py``), so both engines publish through the same gate.
+    """
+    need = model.need
     if evaluation is not None:
         decision = decide(evaluation, gate)
         figures = evaluation.as_dict()
@@ -110,8 +142,9 @@ def train_and_publish(store: Any, tenant_id: int, need: AnyNeed, data: Dataset,
               "grade": evaluation.grade.letter if evaluation else "", "gate": decision,
               "baseline_kind": evaluation.baseline_kind if evaluation else ""}
     if decision.passed:
-        version, n = publish(store, tenant_id, model, data, artifact_root, metrics=metrics,
-                             top=top, erased_after=erased_after)
+        version, _ = register(store, tenant_id, model, artifact_root, metrics=metrics)
+        n = store_scores(store, tenant_id, need.name, model_rows(version), version,
+                         erased_after=erased_after)
         out = NeedOutcome(source="model", model_version=version, trained_version=version,
                           customers_scored=n, **common)
         log.info("%s", out.summary())
@@ -131,8 +164,8 @@ def train_and_publish(store: Any, tenant_id: int, need: AnyNeed, data: Dataset,
                           f"{BASELINE_KIND}:{base.kind}", str(path),
                           {**metrics, "source": "baseline", "model_version": version},
                           config_hash(model), activate=True)
-    rows = baseline_rows(model, base, data, decision, base_version)
-    n = store.need_scores.replace(tenant_id, need.name, rows, erased_after=erased_after)
+    n = store.need_scores.replace(tenant_id, need.name, base_rows(base, decision, base_version),
+                                  erased_after=erased_after)
     out = NeedOutcome(source="baseline", model_version=base_version, trained_version=version,
                       customers_scored=n, **common)
     log.info("%s", out.summary())

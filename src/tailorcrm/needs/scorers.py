@@ -72,8 +72,12 @@ class LinearScorer:
         self.groups_ = np.asarray(groups, dtype=np.int64)
         return np.hstack(blocks) if blocks else np.zeros((X.shape[0], 0))
 
-    def fit(self, X: np.ndarray, y: np.ndarray, numeric: list[int]) -> LinearScorer:
-        """Fit on ``X`` (n × p); ``numeric`` are the columns to expand into splines."""
+    def prepare(self, X: np.ndarray, numeric: list[int]) -> np.ndarray:
+        """Fix the spline ranges of the ``numeric`` columns from ``X``; the expanded matrix.
+
+        :meth:`fit` starts with it; a distributed fit (``spark/needs.py``) calls it on a
+        sample, expands every row with :meth:`_expand` and solves for the coefficients
+        itself."""
         self.n_features_ = X.shape[1]
         self.ranges_: list[tuple[float, float] | None] = [None] * X.shape[1]
         if self.config.splines:
@@ -81,7 +85,11 @@ class LinearScorer:
                 lo, hi = float(X[:, j].min()), float(X[:, j].max())
                 if hi > lo and len(np.unique(X[:, j])) > self.config.n_knots:
                     self.ranges_[j] = (lo, hi)
-        Z = self._expand(X)
+        return self._expand(X)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, numeric: list[int]) -> LinearScorer:
+        """Fit on ``X`` (n × p); ``numeric`` are the columns to expand into splines."""
+        Z = self.prepare(X, numeric)
         if self.task == "binary":
             est: Any = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter)
         else:

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,10 +67,7 @@ def load_model(directory: Path | str) -> NeedModel:
     if not (path / STATE_FILE).exists():
         raise NotFoundError(f"no need model at {path}", path=str(path))
     state = json.loads((path / STATE_FILE).read_text())
-    frame = pd.read_parquet(path / FRAME_FILE)
-    for col in frame.columns:  # parquet gives numpy arrays back for list columns
-        if frame[col].map(lambda v: hasattr(v, "tolist") and not isinstance(v, str)).any():
-            frame[col] = frame[col].map(lambda v: list(v) if v is not None else [])
+    frame = restore_lists(pd.read_parquet(path / FRAME_FILE))
     return NeedModel.from_state(state, frame)
 
 
@@ -113,15 +111,38 @@ def publish(store: Any, tenant_id: int, model: NeedModel, data: Dataset, artifac
 
     Returns ``(model_version, number of customers scored)``.
     """
-    need = model.need.name
     version, _ = register(store, tenant_id, model, artifact_root, metrics=metrics)
-    scores = score_customers(model, data, top=top, model_version=version)
-    rows = [{"customer_id": cid, "score": float(r.score), "model_version": version,
-             "reasons": r.reasons} for cid, r in scores.iterrows()]
-    rows = without_denied(store, tenant_id, PROFILING, rows)
-    n = store.need_scores.replace(tenant_id, need, rows, erased_after=erased_after)
-    log.info("need %s: stored %d scores (model %s)", need, n, version)
+    n = store_scores(store, tenant_id, model.need.name,
+                     score_rows(model, data, version, top=top), version,
+                     erased_after=erased_after)
     return version, n
+
+
+def score_rows(model: NeedModel, data: Dataset, version: str, *, top: int = 3,
+               customers: pd.Index | None = None) -> list[dict[str, Any]]:
+    """The store rows (customer_id, score, model_version, reasons) of :func:`score_customers`."""
+    scores = score_customers(model, data, customers, top=top, model_version=version)
+    return [{"customer_id": cid, "score": float(r.score), "model_version": version,
+             "reasons": r.reasons} for cid, r in scores.iterrows()]
+
+
+def store_scores(store: Any, tenant_id: int, need: str, rows: Iterable[dict[str, Any]],
+                 version: str, *, erased_after: int | None = None) -> int:
+    """Replace the need's stored scores by ``rows``, leaving out customers who denied
+    profiling (and, with ``erased_after``, customers erased since); the rows stored."""
+    kept = without_denied(store, tenant_id, PROFILING, rows)
+    n = int(store.need_scores.replace(tenant_id, need, kept, erased_after=erased_after))
+    log.info("need %s: stored %d scores (model %s)", need, n, version)
+    return n
+
+
+def restore_lists(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` read back from Parquet, with its list columns as lists again (Parquet gives
+    numpy arrays back)."""
+    for col in frame.columns:
+        if frame[col].map(lambda v: hasattr(v, "tolist") and not isinstance(v, str)).any():
+            frame[col] = frame[col].map(lambda v: list(v) if v is not None else [])
+    return frame
 
 
 def load_active(store: Any, tenant_id: int, need: str) -> NeedModel:
