@@ -80,6 +80,12 @@ class Dataset:
     event_types: tuple[EventType, ...] = DEFAULT_EVENT_TYPES
     customer_vocab: Vocabulary = field(default=None)  # type: ignore[assignment]
     item_vocab: Vocabulary = field(default=None)  # type: ignore[assignment]
+    #: Matrices built so far, by their arguments (a hybrid's parts ask for the same ones;
+    #: ``replace`` starts a new, empty memo, since init=False fields are not copied).
+    _matrices: dict[tuple[object, ...], sparse.csr_matrix] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _indices: list[tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.customer_vocab is None:
@@ -166,15 +172,23 @@ class Dataset:
 
         ``weighting``: ``catalog`` sums catalog weights; ``count`` counts events; ``binary``
         marks any positive-weight pair with 1; ``value`` keeps the last ``value`` (ratings).
-        Events without an item, or with an id outside the vocabularies, are skipped.
+        Events without an item, or with an id outside the vocabularies, are skipped. Each
+        call returns its own copy of a matrix built once per set of arguments.
         """
+        key = (weighting, None if types is None else tuple(types), clip_negative)
+        cached = self._matrices.get(key)
+        if cached is None:
+            cached = self._matrices[key] = self._build_matrix(weighting, types, clip_negative)
+        return cached.copy()
+
+    def _build_matrix(self, weighting: Weighting, types: Sequence[str] | None,
+                      clip_negative: bool) -> sparse.csr_matrix:
         ev = self.events
-        if types is not None:
-            ev = ev[ev["type"].isin(list(types))]
-        ev = ev[ev["item_id"].notna()]
-        rows = self.customer_vocab.index(ev["customer_id"])
-        cols = self.item_vocab.index(ev["item_id"])
+        rows, cols = self._event_indices()
         ok = (rows >= 0) & (cols >= 0)
+        if types is not None:
+            ok &= ev["type"].isin(list(types)).to_numpy(bool)
+        ok &= ev["item_id"].notna().to_numpy(bool)
         shape = (self.n_customers, self.n_items)
         if weighting == "value":
             frame = pd.DataFrame({"r": rows[ok], "c": cols[ok], "v": ev["value"].to_numpy()[ok]})
@@ -190,6 +204,15 @@ class Dataset:
             mat.data = np.maximum(mat.data, 0.0)
             mat.eliminate_zeros()
         return mat
+
+    def _event_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Customer and item index of every event (``-1`` where unknown), looked up once."""
+        if not self._indices:
+            ev = self.events
+            items = ev["item_id"].where(ev["item_id"].notna(), "")
+            self._indices.append((self.customer_vocab.index(ev["customer_id"]),
+                                  self.item_vocab.index(items)))
+        return self._indices[0]
 
     def personalizable_customers(self) -> np.ndarray:
         """Boolean mask over ``customer_vocab``: False where personalization consent is denied."""

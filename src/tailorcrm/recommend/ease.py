@@ -7,11 +7,11 @@ from typing import Literal, Self
 
 import numpy as np
 from pydantic import Field
-from scipy import sparse
 
 from tailorcrm.data.dataset import Dataset
 from tailorcrm.errors import InsufficientDataError
 from tailorcrm.recommend.base import ModelConfig, Recommender, Weighting, training_matrix
+from tailorcrm.recommend.ease_solve import dense_gram, ease_weights
 from tailorcrm.recommend.reasons import Reason, explain_from_history, history_reasons
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ class EASEConfig(ModelConfig):
     ``zero_diagonal=False`` then gives DLAE (no self-similarity constraint).
     ``side="customer"`` solves the same model over customers instead of items (customer ×
     customer weights, a closed-form user-kNN): it scores only customers seen in training,
-    and ``max_items`` then bounds the number of customers.
+    and ``max_items`` then bounds the number of customers. ``num_threads`` caps the BLAS
+    threads of the inverse (0: the library's default, all cores); one by default, since a
+    training job shares the machine with serving and the hybrid's other parts.
     """
 
     lam: float = Field(500.0, gt=0)
@@ -38,13 +40,15 @@ class EASEConfig(ModelConfig):
     weighting: Weighting = "binary"
     side: Literal["item", "customer"] = "item"
     max_items: int = Field(20_000, gt=0)
+    num_threads: int = Field(1, ge=0)
 
 
 class EASE(Recommender):
     """Item-item weights ``B`` from one regularised inverse of the Gram matrix.
 
     Written by hand: neither scikit-learn nor implicit ships EASE, and it is a few lines of
-    NumPy/SciPy around one Cholesky-based inverse. Memory is ``n_items²`` floats, so a
+    NumPy/SciPy around one Cholesky-based inverse (``ease_solve``: a float32 Gram matrix
+    turned into the weights in its own memory). Memory is ``n_items²`` float32, so a
     catalog over ``max_items`` is refused with a clear error instead of swapping.
     """
 
@@ -61,18 +65,10 @@ class EASE(Recommender):
                 f"{cfg.max_items} (raise it if memory allows, or use itemknn/als)",
                 n=size, max_items=cfg.max_items)
         X = training_matrix(data, cfg.weighting)
-        A = X if cfg.side == "item" else sparse.csr_matrix(X.T)
-        gram = np.asarray((A.T @ A).toarray(), dtype=np.float64)
-        penalty = cfg.lam + cfg.dropout / (1.0 - cfg.dropout) * np.diag(gram)
-        gram[np.diag_indices_from(gram)] += penalty
-        P = np.linalg.inv(gram)
-        if cfg.zero_diagonal:
-            B = -P / np.diag(P)[None, :]
-            np.fill_diagonal(B, 0.0)
-        else:
-            B = -P * penalty[None, :]
-            B[np.diag_indices_from(B)] += 1.0
-        self.weights_ = B.astype(np.float32)
+        gram = dense_gram(X if cfg.side == "item" else X.T)
+        penalty = cfg.lam + cfg.dropout / (1.0 - cfg.dropout) * np.diag(gram).astype(np.float64)
+        self.weights_ = ease_weights(gram, penalty, zero_diagonal=cfg.zero_diagonal,
+                                     threads=cfg.num_threads or None)
         self._weights64: np.ndarray | None = None
         self.history_ = X
         self.n_customers_, self.n_items_ = X.shape
