@@ -21,6 +21,7 @@ from tailorcrm.api.routes import (
     configs,
     customers,
     events,
+    experiments,
     health,
     insights,
     items,
@@ -36,6 +37,7 @@ from tailorcrm.api.routes import (
 )
 from tailorcrm.api.throttle import AuthThrottle
 from tailorcrm.console.mount import install_console
+from tailorcrm.experiments.exposures import ExposureLog
 from tailorcrm.serving.cache import ModelCache
 from tailorcrm.serving.jobs import JobRunner
 from tailorcrm.settings import Settings
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 
 ROUTERS = (customers.router, items.router, events.router, recommendations.router,
            insights.router, schema.router, configs.router, tenant_settings.router, jobs.router,
-           keys.router, models.router, privacy.router, health.router)
+           keys.router, models.router, privacy.router, experiments.router, health.router)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.jobs.close()  # this worker's queued and running jobs fail now, not later
+        app.state.exposures.close()  # experiment exposures still buffered are written
         if own_store:
             opened.close()
 
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.cache = ModelCache(opened)
     app.state.jobs = JobRunner(opened, app.state.cache, settings.artifacts_dir)
     app.state.metrics = Metrics()
+    app.state.exposures = ExposureLog(opened)
     app.state.key_cache = KeyCache()
     app.state.auth_throttle = AuthThrottle(settings.auth_failures_per_minute)
     install_error_handlers(app)

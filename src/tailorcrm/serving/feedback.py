@@ -30,7 +30,9 @@ class Recorded:
     recorded: bool
 
 
-def _ensure_feedback_field(store: Store, tid: int) -> None:
+def ensure_feedback_field(store: Store, tid: int) -> None:
+    """Add the ``recommendation_id`` event field if missing (feedback and purchases carry it;
+    experiments attribute events that do to the variant in the id)."""
     try:
         store.fields.get(tid, "event", REC_FIELD)
     except NotFoundError:
@@ -54,7 +56,7 @@ def record_feedback(store: Store, tid: int, recommendation_id: str, item_id: str
     ref = service.verified_recommendation(store, tid, recommendation_id)
     if customer_id is not None and ref.customer_id != customer_id:
         raise NotFoundError("no such recommendation for this customer")
-    _ensure_feedback_field(store, tid)
+    ensure_feedback_field(store, tid)
     event_type = OUTCOME_TYPES[outcome]
     key = hashlib.sha256(f"{recommendation_id}\x1f{item_id}".encode()).hexdigest()[:40]
     row: dict[str, object] = {

@@ -26,6 +26,8 @@ class RecommendationRef:
     customer_id: str
     strategy: str
     model_version: str
+    experiment: str | None = None  # the experiment and variant the list was served under
+    variant: str | None = None
 
 
 def recommendation_key(store: Store, tid: int) -> bytes:
@@ -52,14 +54,20 @@ def _tag(key: bytes, body: bytes) -> bytes:
 
 
 def make_recommendation_id(key: bytes, customer_id: str, strategy: str,
-                           model_version: str) -> str:
+                           model_version: str, *,
+                           arm: tuple[str, str] | None = None) -> str:
     """A compact id carrying what feedback is attributed to, signed with the tenant's ``key``.
 
     ``<base64url(JSON body)>.<base64url(HMAC-SHA256(key, body)[:16])>``: no server state, and
-    only the tenant that issued an id can have feedback recorded against it.
+    only the tenant that issued an id can have feedback recorded against it. ``arm`` is the
+    ``(experiment, variant)`` the list was served under (key ``x``; ids without it, and ids
+    issued before experiments existed, parse with both None).
     """
-    body = json.dumps({"c": customer_id, "s": strategy, "v": model_version,
-                       "r": secrets.token_hex(4)}, separators=(",", ":")).encode()
+    doc: dict[str, object] = {"c": customer_id, "s": strategy, "v": model_version,
+                              "r": secrets.token_hex(4)}
+    if arm is not None:
+        doc["x"] = [arm[0], arm[1]]
+    body = json.dumps(doc, separators=(",", ":")).encode()
     return f"{_b64(body)}.{_b64(_tag(key, body))}"
 
 
@@ -82,9 +90,15 @@ def parse_recommendation_id(key: bytes, recommendation_id: str) -> Recommendatio
         ref = json.loads(body)
         if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) for k in "csv"):
             raise ValueError("missing keys")
+        arm = ref.get("x")
+        if arm is not None and not (isinstance(arm, list) and len(arm) == 2
+                                    and all(isinstance(a, str) for a in arm)):
+            raise ValueError("bad experiment arm")
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise NotFoundError("no such recommendation") from exc
-    return RecommendationRef(customer_id=ref["c"], strategy=ref["s"], model_version=ref["v"])
+    return RecommendationRef(customer_id=ref["c"], strategy=ref["s"], model_version=ref["v"],
+                             experiment=arm[0] if arm else None,
+                             variant=arm[1] if arm else None)
 
 
 def verified_recommendation(store: Store, tid: int, recommendation_id: str) -> RecommendationRef:

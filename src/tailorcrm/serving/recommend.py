@@ -10,6 +10,7 @@ list was made, or without a fresh list, is scored online, their new events folde
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ import orjson
 from tailorcrm.customize.precompute import rule_reads, strategy_model_name
 from tailorcrm.customize.strategies import DEFAULT_STRATEGY, Strategy
 from tailorcrm.errors import NotFittedError, NotFoundError
+from tailorcrm.experiments.exposures import ExposureSink
+from tailorcrm.experiments.serving import Arm, arm_in, experiments_of
 from tailorcrm.serving.cache import ModelCache
 from tailorcrm.serving.rec_ids import (
     REC_ID_PURPOSE,
@@ -30,6 +33,7 @@ from tailorcrm.serving.rec_ids import (
 )
 from tailorcrm.serving.tenant_model import TenantModel
 from tailorcrm.store import Store
+from tailorcrm.store.experiments import ExposureRow
 
 __all__ = ["DEFAULT_STRATEGY", "REC_ID_PURPOSE", "RecommendationRef", "ServedList",
            "make_recommendation_id", "parse_recommendation_id", "ready_list", "recommend",
@@ -88,15 +92,49 @@ def _model_of(store: Store, cache: ModelCache, tid: int, strategy: Strategy
     return cache.get(tid)
 
 
+def _arm(store: Store, cache: ModelCache, tid: int, placement: str, customer_id: str
+         ) -> Arm | None:
+    """The experiment arm the customer's list of ``placement`` is served under, if any."""
+    found = experiments_of(cache, store).running(tid)
+    if ("recommendations", placement) not in found:
+        return None
+    entry = cache.get(tid)
+    consented = entry.ranker.personalized(customer_id) if entry is not None else True
+    return arm_in(found, tid, "recommendations", placement, customer_id, consented)
+
+
+def _exposed(served: ServedList, tid: int, customer_id: str, arm: Arm | None,
+             exposures: ExposureSink | None) -> ServedList:
+    """``served``, its exposure handed to ``exposures`` when it was served under an arm."""
+    if arm is not None and exposures is not None:
+        exposures.add(ExposureRow(tid, arm.pair[0], arm.pair[1], customer_id,
+                                  dt.datetime.now(dt.UTC), arm.assignment.consented))
+    return served
+
+
 def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n: int = 10,
-              strategy: str = DEFAULT_STRATEGY, reasons: bool = True) -> ServedList:
+              strategy: str = DEFAULT_STRATEGY, reasons: bool = True,
+              exposures: ExposureSink | None = None) -> ServedList:
     """A customer's top ``n`` of ``strategy``, with reasons unless ``reasons`` is False.
 
     The precomputed list is served when it was made by the model version and strategy config
     now active and the customer has not changed since; otherwise the list is scored online
     by the same pipeline, folding in the customer's newer events. NotFoundError for an
     unknown strategy or customer; NotFittedError when the tenant has no trained model yet.
+
+    When an experiment runs on ``strategy`` (its placement), the customer's variant's
+    strategy is served instead, the recommendation id carries the experiment and variant,
+    and the exposure goes to ``exposures`` (the API's log; previews pass none).
     """
+    arm = _arm(store, cache, tid, strategy, customer_id)
+    served = arm.serves or strategy if arm is not None else strategy
+    return _exposed(_recommend(store, cache, tid, customer_id, n=n, strategy=served,
+                               reasons=reasons, arm=arm), tid, customer_id, arm, exposures)
+
+
+def _recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n: int,
+               strategy: str, reasons: bool, arm: Arm | None) -> ServedList:
+    """:func:`recommend` of the strategy actually served."""
     strat, rules = cache.strategies.get(tid, strategy)
     entry = _model_of(store, cache, tid, strat)
     if entry is None:
@@ -105,7 +143,7 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
     _require_customer(store, tid, entry, customer_id)
     pipeline, chash = entry.pipeline(strat, rules)
     rec_id = make_recommendation_id(recommendation_key(store, tid), customer_id, strategy,
-                                    entry.version)
+                                    entry.version, arm=arm.pair if arm is not None else None)
     if not entry.changed(customer_id):
         lists = entry.lists(store, tid, strategy, chash)
         if reasons:
@@ -134,9 +172,22 @@ def recommend(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n:
 
 
 def ready_list(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n: int = 10,
-               strategy: str = DEFAULT_STRATEGY) -> ServedList | None:
+               strategy: str = DEFAULT_STRATEGY,
+               exposures: ExposureSink | None = None) -> ServedList | None:
     """:func:`recommend`'s answer when it is a fresh precomputed list already in memory (no
     I/O, so the API takes it on the event loop); None sends the caller to :func:`recommend`."""
+    running = experiments_of(cache, store).peek(tid)
+    if running is None:
+        return None
+    arm = None
+    placement = strategy
+    if ("recommendations", placement) in running:
+        base = cache.peek(tid)
+        if base is None:
+            return None
+        arm = arm_in(running, tid, "recommendations", placement, customer_id,
+                     base.ranker.personalized(customer_id))
+        strategy = arm.serves or placement if arm is not None else placement
     found = cache.strategies.peek(tid, strategy)
     if found is None or not found[0].uses_tenant_model:
         return None
@@ -148,8 +199,9 @@ def ready_list(store: Store, cache: ModelCache, tid: int, customer_id: str, *, n
     if ready is None:
         return None
     rec_id = make_recommendation_id(recommendation_key(store, tid), customer_id, strategy,
-                                    entry.version)
-    return ServedList(rec_id, entry.version, ready[1], ready[0])
+                                    entry.version, arm=arm.pair if arm is not None else None)
+    return _exposed(ServedList(rec_id, entry.version, ready[1], ready[0]), tid, customer_id,
+                    arm, exposures)
 
 
 def similar_items(store: Store, cache: ModelCache, tid: int, item_id: str,

@@ -13,7 +13,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, delete, fun
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tailorcrm.store.base import Repository, as_utc
-from tailorcrm.store.tables import BigId, Base, Event
+from tailorcrm.store.tables import Base, BigId, Event
 
 READ_CHUNK = 10_000  # rows fetched per round trip when streaming outcomes
 

@@ -99,11 +99,13 @@ async def get_recommendations(principal: Reader, store: StoreDep, cache: CacheDe
     that arrived after training folded in. Never 409 for a stale list."""
     # a fresh list already in memory is answered on the event loop (no I/O, no thread hop);
     # anything else (online scoring, first loads, the change feed's reads) in the threadpool
+    exposures = request.app.state.exposures  # lists served under an experiment (buffered)
     served = service.ready_list(store, cache, principal.tid, customer_id, n=n,
-                                strategy=strategy) if reasons else None
+                                strategy=strategy, exposures=exposures) if reasons else None
     if served is None:
         served = await run_in_threadpool(service.recommend, store, cache, principal.tid,
-                                         customer_id, n=n, strategy=strategy, reasons=reasons)
+                                         customer_id, n=n, strategy=strategy, reasons=reasons,
+                                         exposures=exposures)
     request.app.state.metrics.recommendations.labels(served.source).inc()
     # the body is built from prepared JSON (precomputed lists are kept serialised): no second
     # validation pass; ``response_model`` still documents its shape

@@ -1,0 +1,1 @@
+"""A/B tests of strategies and action catalogs: config, assignment, attribution, statistics."""
