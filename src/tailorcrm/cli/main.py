@@ -49,6 +49,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                    "Named strategies: model blend, fallback, rules, diversity, exclusions."),
     "actions": ("tailorcrm.cli.actions", "app",
                 "Next best actions: catalog, ranked actions per customer, feedback."),
+    "experiments": ("tailorcrm.cli.experiments", "app",
+                    "Experiments: A/B tests of strategies and action catalogs."),
     "export": ("tailorcrm.cli.export", "app", "Marketing exports (consent-aware)."),
     # privacy and audit
     "privacy": ("tailorcrm.cli.privacy", "app",
