@@ -8,11 +8,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tailorcrm.console.auth import PREFIX
-from tailorcrm.console.routes import configs, customers, items, jobs, needs, overview, signin
+from tailorcrm.console.routes import (
+    configs,
+    customers,
+    experiments,
+    items,
+    jobs,
+    needs,
+    overview,
+    signin,
+)
 
 STATIC = Path(__file__).with_name("static")
 ROUTERS = (signin.router, overview.router, customers.router, needs.router, configs.router,
-           items.router, jobs.router)
+           items.router, jobs.router, experiments.router)
 
 
 def install_console(app: FastAPI) -> None:

@@ -29,7 +29,8 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
 NAV = (("overview", "Overview", f"{PREFIX}/"), ("customers", "Customers", f"{PREFIX}/customers"),
        ("needs", "Needs", f"{PREFIX}/needs"), ("configs", "Rules & strategies",
                                                 f"{PREFIX}/configs"),
-       ("items", "Items", f"{PREFIX}/items"), ("jobs", "Jobs", f"{PREFIX}/jobs"))
+       ("items", "Items", f"{PREFIX}/items"), ("jobs", "Jobs", f"{PREFIX}/jobs"),
+       ("experiments", "Experiments", f"{PREFIX}/experiments"))
 
 
 def _json_data(value: Any) -> Markup:
