@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from experiment_helpers import Tenant, experiment_body, trained_tenant
 
+from tailorcrm.customize.feedback import record_feedback
 from tailorcrm.experiments.assign import assign
 from tailorcrm.experiments.config import Experiment
 from tailorcrm.serving.rec_ids import parse_recommendation_id, recommendation_key
@@ -137,8 +138,8 @@ def test_an_experiment_runs_end_to_end(tenant: Tenant) -> None:
     assert got["sample_ratio"]["mismatch"] is False
     assert any("under-powered" in w for w in got["warnings"])
     listed = t.client.get("/v1/experiments", headers=t.h("read")).json()["experiments"]
-    assert [(e["name"], e["status"], e["exposures"]) for e in listed] == [
-        ("hp-test", "running", 121)]  # 120 customers, c3 twice
+    assert [(e["name"], e["status"], e["exposures"]) for e in listed
+            if e["name"] == "hp-test"] == [("hp-test", "running", 121)]  # c3 was served twice
 
     # started: the arms cannot change any more
     moved = experiment_body(variants=[
@@ -170,7 +171,7 @@ def test_another_tenant_cannot_read_or_change_an_experiment(tenant: Tenant) -> N
     other = t.store.tenants.ensure("bravo")
     _, key = t.store.keys.create(other, ["admin"])
     h = {"Authorization": f"Bearer {key}"}
-    body = experiment_body("iso-test", start="2030-01-01T00:00:00Z")
+    body = experiment_body("iso-test", start="2030-01-01T00:00:00Z", placement="a")
     assert t.client.put("/v1/experiments/iso-test", json=body,
                         headers=t.h("admin")).status_code == 200
     for path in ("/v1/experiments/iso-test", "/v1/experiments/iso-test/results"):
@@ -182,3 +183,49 @@ def test_another_tenant_cannot_read_or_change_an_experiment(tenant: Tenant) -> N
     assert t.client.put("/v1/experiments/iso-test", json=body, headers=h).status_code == 404
     mine = t.client.get("/v1/experiments/iso-test", headers=t.h("read")).json()
     assert mine["version"] == 1 and mine["body"]["status"] == "running"
+
+
+def test_next_best_actions_are_tested_by_catalog(tenant: Tenant) -> None:
+    t = tenant
+    for name, title in (("default", "Plain call"), ("bold", "Bold offer")):
+        r = t.client.put(f"/v1/actions/{name}", json={"actions": [
+            {"name": "call", "title": title, "eligibility": "true", "priority": 1.0}]},
+            headers=t.h("admin"))
+        assert r.status_code == 200, r.text
+    start = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
+    body = {"name": "nba-test", "surface": "next_best_actions", "placement": "default",
+            "start": start, "primary_metric": "accepted", "window_hours": 1,
+            "variants": [{"name": "none", "share": 0.5, "control": True},
+                         {"name": "bold", "share": 0.5, "catalog": "bold"}]}
+    r = t.client.put("/v1/experiments/nba-test", json=body, headers=t.h("admin"))
+    assert r.status_code == 200, r.text
+    exp = Experiment.model_validate(r.json()["body"])
+    seen = {}
+    for c in range(40):
+        cid = f"c{c}"
+        r = t.client.get(f"/v1/customers/{cid}/next-best-actions", headers=t.h("read"))
+        assert r.status_code == 200, r.text
+        want = assign(exp, t.tid, cid, consented=cid != "c7").variant.name
+        got = r.json()
+        if want == "bold":
+            assert got["catalog"] == "bold" and got["actions"][0]["title"] == "Bold offer"
+        else:  # the control: no action at all
+            assert got["actions"] == []
+        seen[cid] = want
+    assert t.client.get("/v1/customers/nobody/next-best-actions",
+                        headers=t.h("read")).status_code == 404
+    bold = [c for c, v in seen.items() if v == "bold"]
+    for cid in bold[:6]:  # accepted actions (the CLI's `actions feedback` records these)
+        assert record_feedback(t.store, t.tid, cid, "call", True)
+    t.flush()
+    res = t.client.get("/v1/experiments/nba-test/results", headers=t.h("read")).json()
+    last = {v["name"]: v for v in res["views"]["last_touch"]}
+    assert last["bold"]["customers"] == len(bold)
+    assert last["bold"]["metrics"]["accepted"]["total"] == 6
+    assert last["none"]["metrics"]["accepted"]["total"] == 0
+    assert res["primary_metric"] == "accepted"
+    stop = t.client.post("/v1/experiments/nba-test/stop",
+                         json={"promote": True, "winner": "bold"}, headers=t.h("admin"))
+    assert stop.status_code == 200 and stop.json()["promoted_to"] == "actions:default"
+    r = t.client.get("/v1/customers/c0/next-best-actions", headers=t.h("read"))
+    assert r.json()["actions"][0]["title"] == "Bold offer"  # promoted, for everyone

@@ -15,10 +15,12 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from tailorcrm.errors import TailorCRMError
+from tailorcrm.errors import NotFoundError, TailorCRMError
 from tailorcrm.experiments.assign import Assignment, assign
 from tailorcrm.experiments.config import EXPERIMENT_KIND, Experiment, Surface, load_experiment
+from tailorcrm.experiments.exposures import ExposureSink
 from tailorcrm.store import Store
+from tailorcrm.store.experiments import ExposureRow
 
 log = logging.getLogger(__name__)
 
@@ -108,3 +110,35 @@ def experiments_of(owner: object, store: Store) -> ExperimentCache:
             if found is None:
                 found = _CACHES[owner] = ExperimentCache(store)
     return found
+
+
+def experiment_on(owner: object, store: Store, tid: int, surface: Surface,
+                  placement: str) -> bool | None:
+    """Whether an experiment runs on the placement, from memory; None when the cache is due
+    for reading (the caller asks :func:`action_arm` off the event loop)."""
+    found = experiments_of(owner, store).peek(tid)
+    return None if found is None else (surface, placement) in found
+
+
+def action_arm(store: Store, owner: object, tid: int, catalog: str, customer_id: str,
+               exposures: ExposureSink | None = None) -> Arm | None:
+    """The arm of the experiment running on next best actions of ``catalog`` for the
+    customer (its exposure handed to ``exposures``); None without one. Consent is the
+    served model's view of the customer, or the stored customer's when no model is loaded."""
+    found = experiments_of(owner, store).running(tid)
+    if ("next_best_actions", catalog) not in found:
+        return None
+    get = getattr(owner, "get", None)
+    entry = get(tid) if callable(get) else None
+    if entry is not None:
+        consented = bool(entry.ranker.personalized(customer_id))
+    else:
+        record = store.customers.find(tid, customer_id)
+        consented = record is None or record.consent_personalization != "denied"
+    arm = arm_in(found, tid, "next_best_actions", catalog, customer_id, consented)
+    if arm is not None and not store.holds_customer(tid, customer_id):
+        raise NotFoundError(f"no customer {customer_id!r}", customer_id=customer_id)
+    if arm is not None and exposures is not None:
+        exposures.add(ExposureRow(tid, arm.pair[0], arm.pair[1], customer_id,
+                                  dt.datetime.now(dt.UTC), consented))
+    return arm

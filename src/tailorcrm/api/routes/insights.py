@@ -19,6 +19,7 @@ from tailorcrm.customize.actions import DEFAULT_CATALOG
 from tailorcrm.customize.budget import RequestBudget
 from tailorcrm.customize.governor import TenantGovernor
 from tailorcrm.customize.nba import Made, actions_from_cache, answer_valid_until
+from tailorcrm.experiments.serving import action_arm, experiment_on
 from tailorcrm.privacy.consent import WITHHELD_PROFILING, allows
 from tailorcrm.serving.actions_cache import ActionsCache
 
@@ -161,6 +162,14 @@ async def get_next_best_actions(request: Request, principal: Reader,
     and listed in ``rule_errors``. Served from the worker's memory (serving/actions_cache.py):
     an answer whose inputs did not change is sent again without running a rule.
     """
+    state = request.app.state
+    if experiment_on(state.cache, state.store, principal.tid, "next_best_actions",
+                     catalog) is not False:  # an A/B test of catalogs may take this over
+        arm = await run_in_threadpool(action_arm, state.store, state.cache, principal.tid,
+                                      catalog, customer_id, state.exposures)
+        if arm is not None and arm.serves is None:  # the control: no action
+            return ActionsPublic(customer_id=customer_id, catalog=catalog, actions=[])
+        catalog = arm.serves if arm is not None and arm.serves else catalog
     fast = _actions_cache(request.app)
     now = dt.datetime.now(dt.UTC)
     known = fast.answer(principal.tid, customer_id, catalog, limit, now)
