@@ -16,27 +16,31 @@ from threadpoolctl import threadpool_limits
 
 from tailorcrm.errors import InsufficientDataError
 
-#: Sparse entries one column block of the Gram product may hold before it is made dense.
-GRAM_BLOCK_ENTRIES = 1 << 23
+#: Sparse entries one row block of the Gram product may hold before it is made dense.
+GRAM_BLOCK_ENTRIES = 1 << 22
+#: At least this many row blocks: a block's sparse product (8 bytes an entry) then stays
+#: well under the dense array (4 bytes an entry).
+GRAM_MIN_BLOCKS = 16
 
 
 def dense_gram(matrix: sparse.spmatrix) -> np.ndarray:
-    """``matrix.T @ matrix`` as a dense C-ordered float32 array, built column block by block
-    (a sparse product of the whole matrix would hold up to ``n²`` entries with their
-    indices, three times the dense array)."""
-    csc = sparse.csc_matrix(matrix, dtype=np.float32)
-    left = sparse.csr_matrix(csc.T)
-    n = csc.shape[1]
+    """``matrix.T @ matrix`` as a dense C-ordered float32 array, built a block of rows at a
+    time straight into the array (a sparse product of the whole matrix would hold up to
+    ``n²`` entries with their indices, twice the dense array, before a dense copy)."""
+    csr = sparse.csr_matrix(matrix, dtype=np.float32)
+    csc = csr.tocsc()
+    n = csr.shape[1]
     gram = np.zeros((n, n), dtype=np.float32)
-    step = max(1, GRAM_BLOCK_ENTRIES // max(n, 1))
+    step = max(1, min(GRAM_BLOCK_ENTRIES // max(n, 1), -(-n // GRAM_MIN_BLOCKS)))
     for start in range(0, n, step):
         stop = min(n, start + step)
-        block = left @ csc[:, start:stop]
-        gram[:, start:stop] = block.toarray()
+        # rows start:stop of X.T @ X are X[:, start:stop].T @ X (a CSR block: rows of gram)
+        block = sparse.csr_matrix(csc[:, start:stop].T) @ csr
+        block.toarray(out=gram[start:stop])
     return gram
 
 
-def _mirror_lower(square: np.ndarray, step: int = 1024) -> None:
+def _mirror_lower(square: np.ndarray, step: int = 256) -> None:
     """Copy the lower triangle of a C-ordered square array onto its upper one, in place
     and a block of rows at a time (no ``n²`` index arrays)."""
     n = square.shape[0]
