@@ -164,6 +164,9 @@ def test_an_experiment_runs_end_to_end(tenant: Tenant) -> None:
     assert old["body"]["status"] == "running"
     assert t.client.get("/v1/experiments/hp-test",
                         headers=t.h("read")).json()["body"]["status"] == "stopped"
+    restart = {**moved, "status": "running"}  # a stopped test does not restart with new arms
+    r = t.client.put("/v1/experiments/hp-test", json=restart, headers=t.h("admin"))
+    assert r.status_code == 409 and "variants" in r.text
 
 
 def test_another_tenant_cannot_read_or_change_an_experiment(tenant: Tenant) -> None:

@@ -66,8 +66,8 @@ def save_experiment(store: Store, tid: int, body: Mapping[str, Any] | Experiment
     """Check and store an experiment as its next version; returns the version.
 
     ConflictError when another running experiment takes over the same placement at an
-    overlapping time, or when a started, running experiment would change its variants or
-    shares (that would move customers between arms: stop it and start a new one).
+    overlapping time, or when a started experiment (running or stopped) would change its
+    variants or shares (that would move customers between arms: start a new one).
     """
     exp = body if isinstance(body, Experiment) else parse_experiment(body)
     _check_refs(store, tid, exp)
@@ -76,11 +76,11 @@ def save_experiment(store: Store, tid: int, body: Mapping[str, Any] | Experiment
         old: Experiment | None = load_experiment(store.configs, tid, exp.name)
     except NotFoundError:
         old = None
-    if old is not None and old.status == "running" and old.start <= moment and \
+    if old is not None and old.start <= moment and \
             [(v.name, v.share) for v in old.variants] != \
             [(v.name, v.share) for v in exp.variants]:
         raise ConflictError(f"experiment {exp.name!r} has started: its variants and shares "
-                            "cannot change (stop it and start a new experiment)",
+                            "cannot change (start a new experiment under another name)",
                             field="variants", experiment=exp.name)
     if exp.status == "running":
         for info in store.configs.list(tid, EXPERIMENT_KIND):
