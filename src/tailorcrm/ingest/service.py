@@ -21,7 +21,6 @@ from tailorcrm.ingest.clean import CleanChunk, Cleaner, used_columns
 from tailorcrm.ingest.defaults import default_mapping
 from tailorcrm.ingest.joins import Joiner
 from tailorcrm.ingest.mapping import ImportEntity, Mapping
-from tailorcrm.ingest.prefetch import prefetched
 from tailorcrm.ingest.quality import QualityReport, QualityTracker
 from tailorcrm.ingest.quarantine import pii_safe_reasons
 from tailorcrm.ingest.readers import check_not_empty, read_chunks, source_format
@@ -162,9 +161,10 @@ def _drop_erased_problems(clean: CleanChunk, erased: set[str]) -> None:
     e.reasons, e.raw = [e.reasons[i] for i in keep], [e.raw[i] for i in keep]
 
 
-def _import_chunk(store: Store, tid: int, import_id: int, mapping: Mapping,
-                  tracker: QualityTracker, chunk: Chunk, clean: CleanChunk) -> None:
-    """Write and count one cleaned chunk."""
+def _import_chunk(store: Store, tid: int, import_id: int, mapping: Mapping, cleaner: Cleaner,
+                  tracker: QualityTracker, chunk: Chunk) -> None:
+    """Clean, write and count one chunk."""
+    clean = cleaner.clean(chunk)
     mark = store.tombstones.watermark(tid) if mapping.entity != "items" else None
     suppressed = _suppress_erased(store, tid, mapping, clean)
     changed = _write(store, tid, import_id, mapping, clean)
@@ -186,23 +186,6 @@ def _import_chunk(store: Store, tid: int, import_id: int, mapping: Mapping,
         tracker.add_customers(clean.rows["customer_id"])
     log.debug("chunk: %d rows, %d loaded, %d rejected", len(chunk.frame), changed,
               clean.rejected)
-
-
-class _Progress:
-    """Hands the reader's progress (recorded in the prefetch thread) to the caller's callback
-    on the importing thread, once per written chunk."""
-
-    def __init__(self, callback: ProgressFn | None) -> None:
-        self._callback = callback
-        self._done = self._told = 0
-
-    def record(self, done: int) -> None:
-        self._done = done
-
-    def report(self) -> None:
-        if self._callback is not None and self._done != self._told:
-            self._told = self._done
-            self._callback(self._done)
 
 
 def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
@@ -241,9 +224,7 @@ def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
         mapping = default_mapping(entity, path, store.fields.list(tid))
     if mapping.entity != entity:
         raise ConfigError(f"mapping {mapping.name!r} imports {mapping.entity}, not {entity}")
-    progress = _Progress(on_progress)
-    raw_chunks = read_chunks(path, mapping.source, chunk_rows,
-                             progress.record if on_progress else None)
+    raw_chunks = read_chunks(path, mapping.source, chunk_rows, on_progress)
     if mapping.joins:
         raw_chunks = Joiner(mapping.joins, path).apply(raw_chunks)
     chunks = _first_chunk(raw_chunks, path, mapping)
@@ -253,7 +234,7 @@ def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
     import_id = store.imports.start(tid, entity, str(path), report={"mapping": mapping.name})
     try:
         return _run(store, tid, import_id, entity, path, mapping, cleaner, chunks, first,
-                    started, progress)
+                    started)
     except BaseException as exc:  # the run ends with a state, whatever stopped it
         store.imports.fail(tid, import_id, f"{type(exc).__name__}: {exc}")
         raise
@@ -261,18 +242,14 @@ def run_import(store: Store, tid: int, entity: ImportEntity, path: Path,
 
 def _run(store: Store, tid: int, import_id: int, entity: str, path: Path, mapping: Mapping,
          cleaner: Cleaner, chunks: Iterator[Chunk], first: Chunk | None,
-         started: float, progress: _Progress) -> ImportResult:
+         started: float) -> ImportResult:
     tracker = QualityTracker(entity, str(path), mapping.name)
     before = {"customers": store.customers.count(tid), "items": store.items.count(tid)}
     if entity == "events":
         store.loading.prepare_events()
     with store.loading.deferred_indexes(_is_bulk_load(store, entity, path, first)):
-        # the next chunk is read and cleaned in a thread while this one is written
-        for chunk, clean in prefetched(itertools.chain([first] if first else [], chunks),
-                                       cleaner.clean):
-            _import_chunk(store, tid, import_id, mapping, tracker, chunk, clean)
-            progress.report()
-    progress.report()
+        for chunk in itertools.chain([first] if first else [], chunks):
+            _import_chunk(store, tid, import_id, mapping, cleaner, tracker, chunk)
     tracker.counts["customers_created"] = store.customers.count(tid) - before["customers"]
     tracker.counts["items_created"] = store.items.count(tid) - before["items"]
     anonymous = mapping.anonymous_id if mapping.missing_customer == "anonymous" else None
