@@ -214,14 +214,20 @@ def train_segments(store: Store, tid: int, data: Dataset, report: TrainReport,
         tid, "rfm", {str(k): str(v) for k, v in rfm["segment"].items()},
         erased_after=erased_after)
     progress("segments", 1, 2)
+    store_behavioural_segments(store, tid, data, report, erased_after)
+    report.seconds["segments"] = round(time.perf_counter() - started, 3)
+    progress("segments", 2, 2)
+
+
+def store_behavioural_segments(store: Store, tid: int, data: Dataset, report: TrainReport,
+                               erased_after: int | None = None) -> None:
+    """Store the behavioural (k-means) segment of every customer and the profile."""
     seg = behavioural_segments(data)
     name = seg.profile.name
     report.segmentations[name] = store.segments.replace(
         tid, name, {str(k): str(v) for k, v in seg.assignment.items()},
         erased_after=erased_after)
     store.configs.put(tid, "segmentation", name, seg.profile.model_dump(mode="json"))
-    report.seconds["segments"] = round(time.perf_counter() - started, 3)
-    progress("segments", 2, 2)
 
 
 def train_strategies(store: Store, tid: int, data: Dataset, report: TrainReport,

@@ -62,11 +62,16 @@ def top_categories(data: Dataset, events: pd.DataFrame, k: int) -> list[str]:
     """The ``k`` item categories with the most events (ties by name)."""
     if k == 0 or "categories" not in data.items.columns or events.empty:
         return []
-    cats = data.items["categories"]
+    return top_categories_of(data.items["categories"],
+                             events["item_id"].dropna().astype(str).value_counts(), k)
+
+
+def top_categories_of(categories: pd.Series, per_item: pd.Series, k: int) -> list[str]:
+    """:func:`top_categories` from each item's categories and its number of events
+    (``per_item``, indexed by item id), e.g. counted on a distributed engine."""
     counts: dict[str, int] = {}
-    per_item = events["item_id"].dropna().astype(str).value_counts()
     for item_id, n in per_item.items():
-        for c in _as_list(cats.get(item_id)):
+        for c in _as_list(categories.get(item_id)):
             counts[c] = counts.get(c, 0) + int(n)
     return [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 

@@ -24,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import sparse
 
 from tailorcrm.customize.pipeline import strategy_ranking
-from tailorcrm.customize.precompute import pipeline_hash
+from tailorcrm.customize.precompute import pipeline_hash, rule_reads
 from tailorcrm.customize.strategies import load_strategy, resolve_rules
 from tailorcrm.data.dataset import Dataset
+from tailorcrm.errors import InsufficientDataError
 from tailorcrm.jobs.progress import ProgressFn, no_progress
 from tailorcrm.jobs.train import RECOMMENDER_NAME, TrainConfig, TrainReport
 from tailorcrm.privacy.retention import retain_before_training
@@ -34,7 +35,13 @@ from tailorcrm.recommend.ranking_config import save_ranking_config
 from tailorcrm.schema.fields import pii_feature_policy
 from tailorcrm.spark.assemble import SparkModelsConfig, TrainedArrays, assemble
 from tailorcrm.spark.engine import SparkConfig, spark_session
-from tailorcrm.spark.precompute import PrecomputeContext, collect_rows, spark_lists
+from tailorcrm.spark.needs import SparkNeedsConfig
+from tailorcrm.spark.precompute import (
+    PrecomputeContext,
+    collect_rows,
+    rule_inputs_frame,
+    spark_lists,
+)
 from tailorcrm.store import Store
 from tailorcrm.store.bulk_results import BulkResults
 from tailorcrm.store.model_store import save_vocab, scrub_vocab
@@ -62,6 +69,10 @@ class SparkTrainConfig(BaseModel):
     export_dir: Path | None = None
     export_part_rows: int = Field(1_000_000, gt=0)
     keep_export: bool = False
+    needs: SparkNeedsConfig = Field(default_factory=SparkNeedsConfig)
+    #: the behavioural (k-means) segmentation is a single-node step that loads the tenant
+    #: on the driver (docs/scale-out.md); switch it off where the tenant does not fit there
+    behavioural_segments: bool = True
 
 
 def _version() -> str:
@@ -100,8 +111,6 @@ def train_tenant_spark(store: Store, tid: int, artifacts: Path,
                        spark_config: SparkTrainConfig | None = None,
                        progress: ProgressFn = no_progress) -> TrainReport:
     """Run the training job of tenant ``tid`` with its recommender on Spark."""
-    from tailorcrm.jobs.train import train_needs, train_segments
-
     config = config or TrainConfig()
     scfg = spark_config or SparkTrainConfig()
     started = time.perf_counter()
@@ -114,6 +123,13 @@ def train_tenant_spark(store: Store, tid: int, artifacts: Path,
                          events=int(tenant.events.count()))
     report.seconds["load"] = round(time.perf_counter() - started, 3)
     progress("spark: read", 1, 1)
+    # needs and segments first: the precompute's rules may read them, as on one machine
+    if config.needs:
+        train_needs_spark(store, tid, tenant, artifacts, report, progress, erased_after,
+                          scfg.needs)
+    if config.segments:
+        train_segments_spark(store, tid, tenant, report, progress, erased_after,
+                             behavioural=scfg.behavioural_segments)
     path = None
     if config.recommend:
         t0 = time.perf_counter()
@@ -141,18 +157,16 @@ def train_tenant_spark(store: Store, tid: int, artifacts: Path,
                 item_vocab=tenant.item_vocab, fields=tenant.fields,
                 event_types=tenant.event_types, strategy=strategy, rules=rules,
                 ranking=config.ranking, model_version=version, config_hash=chash)
-            lists = spark_lists(tenant, ctx, user_factors, segment_of)
+            reads = rule_reads(rules)
+            extras = rule_inputs_frame(
+                tenant.events.sparkSession,
+                store.bulk.segments(tid) if "segments" in reads else {},
+                store.bulk.need_scores(tid) if "needs" in reads else {}) if reads else None
+            lists = spark_lists(tenant, ctx, user_factors, segment_of, extras)
             report.recommendation_lists = BulkResults(store.engine, store.tombstones) \
                 .replace_lists(tid, config.strategy, collect_rows(lists, version, chash),
                                erased_after=erased_after)
             report.seconds["recommender_precompute"] = round(time.perf_counter() - t0, 3)
-    if config.needs or config.segments:
-        # single-node steps (docs/scale-out.md): they read the tenant from the store
-        data = store.load_dataset(tid)
-        if config.needs:
-            train_needs(store, tid, data, artifacts, report, progress, erased_after)
-        if config.segments:
-            train_segments(store, tid, data, report, progress, erased_after)
     if path is not None:
         erased = store.tombstones.erased_since(tid, erased_after)
         if erased:
@@ -205,3 +219,52 @@ def fit_on_spark(tenant: SparkTenant, cfg: SparkModelsConfig, artifacts: Path, t
             {"customer_idx": has.astype(np.int64), "segment": pop.segment_of[has]}),
             "customer_idx long, segment long")
     return path, trained, als.user_frame, segments
+
+
+def train_needs_spark(store: Store, tid: int, tenant: SparkTenant, artifacts: Path,
+                      report: TrainReport, progress: ProgressFn, erased_after: int | None,
+                      settings: SparkNeedsConfig) -> None:
+    """Train, gate and publish every need of the tenant on Spark (``spark/needs.py``); a
+    need short of data is skipped, as on one machine."""
+    from tailorcrm.needs.definitions import list_needs
+    from tailorcrm.spark.needs import train_and_publish_spark
+
+    needs = list_needs(store, tid)
+    for i, need in enumerate(needs):
+        progress("needs", i, len(needs))
+        started = time.perf_counter()
+        try:
+            outcome = train_and_publish_spark(store, tid, tenant, need, artifacts,
+                                              settings=settings, erased_after=erased_after)
+        except InsufficientDataError as exc:
+            log.warning("need %s skipped: %s", need.name, exc.message)
+            report.needs[need.name] = {"skipped": exc.message}
+            continue
+        report.needs[need.name] = {**outcome.model_dump(mode="json"), "engine": "spark"}
+        report.seconds[f"need_{need.name}"] = round(time.perf_counter() - started, 3)
+    progress("needs", len(needs), len(needs))
+
+
+def train_segments_spark(store: Store, tid: int, tenant: SparkTenant, report: TrainReport,
+                         progress: ProgressFn, erased_after: int | None, *,
+                         behavioural: bool = True) -> None:
+    """RFM segments on Spark (``spark/rfm.py``); the behavioural segmentation on one machine."""
+    from tailorcrm.needs.rfm import SEGMENTATION
+    from tailorcrm.spark.rfm import rfm_segments
+
+    started = time.perf_counter()
+    progress("segments", 0, 2)
+    items = from_export(tenant.items.toPandas(), [f for f in tenant.fields
+                                                  if f.entity == "item"], "item_id")
+    rows = rfm_segments(tenant, items).toLocalIterator(prefetchPartitions=True)
+    report.segmentations[SEGMENTATION] = store.segments.replace(
+        tid, SEGMENTATION, {str(r["customer_id"]): str(r["segment"]) for r in rows},
+        erased_after=erased_after)
+    progress("segments", 1, 2)
+    if behavioural:
+        from tailorcrm.jobs.train import store_behavioural_segments
+
+        store_behavioural_segments(store, tid, store.load_dataset(tid), report,
+                                   erased_after)
+    report.seconds["segments"] = round(time.perf_counter() - started, 3)
+    progress("segments", 2, 2)

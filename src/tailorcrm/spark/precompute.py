@@ -25,13 +25,12 @@ from tailorcrm.customize.pipeline import Pipeline
 from tailorcrm.customize.precompute import precompute_lists
 from tailorcrm.customize.rules import RuleSet
 from tailorcrm.customize.strategies import Strategy
-from tailorcrm.data.dataset import Dataset, normalize_events
 from tailorcrm.data.vocab import Vocabulary
 from tailorcrm.recommend.ranking_config import RankingConfig
 from tailorcrm.schema.event_types import EventType
 from tailorcrm.schema.fields import FieldSpec
 from tailorcrm.spark.assemble import TrainedArrays, assemble, histories
-from tailorcrm.store.parquet_export import from_export
+from tailorcrm.spark.buckets import bucket_dataset
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from pyspark.sql import DataFrame
@@ -41,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
 log = logging.getLogger(__name__)
 
 LIST_SCHEMA = "customer_id string, items string"
+NO_EXTRA: dict[str, Any] = {"segments": {}, "needs": {}}
 CUSTOMERS_PER_BUCKET = 20_000  # one executor task's slice (bounds its memory)
 
 
@@ -67,21 +67,11 @@ def bucket_lists(ctx: PrecomputeContext, events: pd.DataFrame, customers: pd.Dat
     if customers.empty:
         return pd.DataFrame({"customer_id": pd.Series(dtype=str),
                              "items": pd.Series(dtype=str)})
-    customer_fields = [f for f in ctx.fields if f.entity == "customer"]
-    people = from_export(customers.drop(columns=["factors", "segment"]), customer_fields,
-                         "customer_id")
-    people["consent_personalization"] = people["consent_personalization"].fillna("unknown")
-    people["consent_marketing"] = people["consent_marketing"].fillna("unknown")
-    vocab = Vocabulary(people.index)
-    ev = normalize_events(events[["customer_id", "item_id", "type", "value", "ts"]]) \
-        if len(events) else Dataset.from_events(pd.DataFrame(
-            {"customer_id": ["x"], "item_id": ["y"]})).events.iloc[:0]
-    ev = ev.sort_values("ts", kind="stable").reset_index(drop=True)
-    data = Dataset(customers=people, items=ctx.items, events=ev,
-                   customer_fields=tuple(customer_fields),
-                   item_fields=tuple(f for f in ctx.fields if f.entity == "item"),
-                   event_types=ctx.event_types, customer_vocab=vocab,
-                   item_vocab=ctx.item_vocab)
+    data = bucket_dataset(customers.drop(columns=["factors", "segment", "extra"],
+                                         errors="ignore"), events,
+                          items=ctx.items, item_vocab=ctx.item_vocab, fields=ctx.fields,
+                          event_types=ctx.event_types)
+    vocab = data.customer_vocab
     order = vocab.index(customers["customer_id"])
     rank = ctx.trained.item_factors.shape[1]
     factors = np.zeros((len(vocab), rank), dtype=np.float32)
@@ -92,17 +82,25 @@ def bucket_lists(ctx: PrecomputeContext, events: pd.DataFrame, customers: pd.Dat
     segment_of[order] = customers["segment"].fillna(-1).to_numpy(np.int64)
     model = assemble(ctx.trained, factors, histories(data, ctx.trained.config), segment_of)
     pipeline = Pipeline.build(ctx.strategy, model, data, rules=ctx.rules, chosen=ctx.ranking)
+    extras = {str(c): json.loads(x) for c, x in
+              zip(customers["customer_id"], customers.get("extra", [None] * len(customers)),
+                  strict=True) if isinstance(x, str)}
     rows, _ = precompute_lists(pipeline, [str(c) for c in vocab.ids],
-                               model_version=ctx.model_version, config_hash=ctx.config_hash)
+                               model_version=ctx.model_version, config_hash=ctx.config_hash,
+                               extra_of=lambda cid: extras.get(cid, NO_EXTRA) if extras
+                               else NO_EXTRA)
     return pd.DataFrame({"customer_id": [r["customer_id"] for r in rows],
                          "items": [json.dumps(r["items"]) for r in rows]})
 
 
 def spark_lists(tenant: SparkTenant, ctx: PrecomputeContext, user_factors: DataFrame,
-                segment_of: DataFrame | None = None) -> DataFrame:
+                segment_of: DataFrame | None = None, rule_inputs: DataFrame | None = None
+                ) -> DataFrame:
     """(customer_id, items JSON) of every customer, computed bucket by bucket on Spark.
 
-    ``user_factors``: (customer_idx, factors); ``segment_of``: (customer_idx, segment code)."""
+    ``user_factors``: (customer_idx, factors); ``segment_of``: (customer_idx, segment code);
+    ``rule_inputs``: (customer_id, extra JSON: the customer's stored ``segments`` and
+    ``needs``) when the rules read them (see :func:`rule_inputs_frame`)."""
     from pyspark.sql import functions as sf
 
     spark = tenant.events.sparkSession
@@ -114,12 +112,14 @@ def spark_lists(tenant: SparkTenant, ctx: PrecomputeContext, user_factors: DataF
         .join(user_factors, "customer_idx", "left")
     people = people.join(segment_of, "customer_idx", "left") if segment_of is not None \
         else people.withColumn("segment", sf.lit(None).cast("long"))
+    people = people.join(rule_inputs, "customer_id", "left") if rule_inputs is not None \
+        else people.withColumn("extra", sf.lit(None).cast("string"))
     people = people.withColumn("bucket", sf.col("customer_idx") % buckets)
     events = tenant.events.join(index, "customer_id") \
         .withColumn("bucket", sf.col("customer_idx") % buckets) \
         .select("bucket", "customer_id", "item_id", "type", "value", "ts")
     columns = ["customer_id", "consent_personalization", "consent_marketing", "attributes",
-               "factors", "segment"]
+               "factors", "segment", "extra"]
 
     def run(ev: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
         return bucket_lists(shared.value, ev, cust)
@@ -127,6 +127,22 @@ def spark_lists(tenant: SparkTenant, ctx: PrecomputeContext, user_factors: DataF
     return events.groupBy("bucket").cogroup(people.select("bucket", *columns)
                                             .groupBy("bucket")) \
         .applyInPandas(run, schema=LIST_SCHEMA)
+
+
+def rule_inputs_frame(spark: Any, segments: dict[str, dict[str, str]],
+                      needs: dict[str, dict[str, float]]) -> DataFrame | None:
+    """(customer_id, extra JSON) of every customer with stored segments or need scores, for
+    rules that read them (``customize/precompute.py`` ``rule_reads``); None when none has.
+
+    Read from the results store on the driver, as the single-node precompute reads them:
+    one row per customer, small beside the events."""
+    ids = sorted(set(segments) | set(needs))
+    if not ids:
+        return None
+    pdf = pd.DataFrame({"customer_id": ids,
+                        "extra": [json.dumps({"segments": segments.get(c, {}),
+                                              "needs": needs.get(c, {})}) for c in ids]})
+    return spark.createDataFrame(pdf, schema="customer_id string, extra string")
 
 
 def collect_rows(lists: DataFrame, model_version: str, config_hash: str
