@@ -26,7 +26,8 @@ ADMIN_ONLY = {("POST", "/v1/schema/{entity}/fields"), ("DELETE", "/v1/schema/{en
               ("POST", "/v1/events:delete"), ("PUT", "/v1/settings"),
               ("DELETE", "/v1/keys/{key_id}"), ("GET", "/v1/customers/{customer_id}/export"),
               ("GET", "/v1/audit"), ("POST", "/v1/privacy/erasures"),
-              ("POST", "/v1/privacy/suppressions:lift")}
+              ("POST", "/v1/privacy/suppressions:lift"), ("PUT", "/v1/experiments/{name}"),
+              ("POST", "/v1/experiments/{name}/stop")}
 BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/customers/{customer_id}"): {"attributes": {}},
     ("POST", "/v1/customers:batch"): {"customers": [{"customer_id": "cb"}]},
@@ -43,6 +44,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/rules/{name}"): {"filters": [{"name": "f", "expression": "true"}]},
     ("PUT", "/v1/actions/{name}"): {"actions": [{"name": "a", "eligibility": "true"}]},
     ("POST", "/v1/privacy/erasures"): {"customer_ids": ["cb"]},
+    ("PUT", "/v1/experiments/{name}"): {"description": "A's own, not valid"},
+    ("POST", "/v1/experiments/{name}/stop"): {"promote": False},
     ("POST", "/v1/privacy/suppressions:lift"): {"customer_id": "cb"},
     ("POST", "/v1/jobs/train"): {"recommend": False, "precompute": False, "needs": False,
                                  "segments": False},
@@ -52,7 +55,8 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
 }
 EVENT_DELETES = {("DELETE", "/v1/events/{idempotency_key}"), ("POST", "/v1/events:delete")}
 ERASING = {("POST", "/v1/privacy/erasures")}  # a delete by POST: runs with the deletes
-CONFIG_NAMES = {"strategies": "b-strategy", "rules": "b_rules", "actions": "b_actions"}
+CONFIG_NAMES = {"strategies": "b-strategy", "rules": "b_rules", "actions": "b_actions",
+                "experiments": "b-experiment"}
 
 
 def _seed_b(api: Api) -> dict[str, str]:
@@ -73,6 +77,8 @@ def _seed_b(api: Api) -> dict[str, str]:
     s.configs.put(tid, "strategy", "b-strategy", {"name": "b-strategy", "description": MARK,
                                                   "models": [{"kind": "popularity"}]})
     s.configs.put(tid, "actions", "b_actions", {"description": MARK, "actions": []})
+    s.configs.put(tid, "experiment", "b-experiment", {"name": "b-experiment",
+                                                      "description": MARK})
     key_id, _ = s.keys.create(tid, ["read"], MARK)
     job = api.client.app.state.jobs.submit_train(  # type: ignore[attr-defined]
         tid, TrainConfig(recommend=False, needs=False, segments=False))
@@ -169,7 +175,8 @@ def test_key_of_a_reads_changes_and_deletes_nothing_of_b(api: Api) -> None:
                ("GET", "/v1/customers/{customer_id}/needs"), ("GET", "/v1/jobs/{job_id}"),
                ("DELETE", "/v1/customers/{customer_id}"), ("DELETE", "/v1/items/{item_id}"),
                ("GET", "/v1/strategies/{name}"), ("GET", "/v1/rules/{name}"),
-               ("GET", "/v1/actions/{name}"), ("DELETE", "/v1/keys/{key_id}")]:
+               ("GET", "/v1/actions/{name}"), ("DELETE", "/v1/keys/{key_id}"),
+               ("GET", "/v1/experiments/{name}"), ("GET", "/v1/experiments/{name}/results")]:
         assert statuses[op] == 404, op
 
 

@@ -267,7 +267,7 @@ def test_erasure_reaches_caches(store: Store) -> None:
     counts = store.erase_customer(tid, "c1")
     assert counts == {"events": 1, "customer_segments": 1, "need_scores": 1,
                       "recommendation_lists": 1, "customers": 1, "quarantine": 1,
-                      "consent_history": 0}
+                      "consent_history": 0, "experiment_exposures": 0}
     assert [q.raw for q in store.imports.quarantine(tid)] == [{"CustomerID": "c2"}]
     assert store.customers.find(tid, "c1") is None
     assert store.events.for_customer(tid, "c1") == []
