@@ -13,6 +13,11 @@ by the bucket's own customer ids).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 import pandas as pd
 
 from tailorcrm.data.dataset import Dataset, normalize_events
@@ -21,9 +26,16 @@ from tailorcrm.schema.event_types import EventType
 from tailorcrm.schema.fields import FieldSpec
 from tailorcrm.store.parquet_export import from_export
 
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from pyspark.sql import DataFrame
+
+    from tailorcrm.spark.tenant import SparkTenant
+
 ANCHOR = "\x00tailorcrm-anchor"
 """Customer id and event type of the anchor events (a NUL byte: no imported id has one)."""
 EVENT_COLUMNS = ["customer_id", "item_id", "type", "value", "ts"]
+PEOPLE_COLUMNS = ["customer_id", "consent_personalization", "consent_marketing", "attributes"]
+CUSTOMERS_PER_BUCKET = 20_000
 
 
 def _empty_events() -> pd.DataFrame:
@@ -61,3 +73,54 @@ def bucket_dataset(customers: pd.DataFrame, events: pd.DataFrame, *, items: pd.D
                    customer_fields=tuple(customer_fields),
                    item_fields=tuple(f for f in fields if f.entity == "item"),
                    event_types=event_types, customer_vocab=vocab, item_vocab=item_vocab)
+
+
+@dataclass
+class TenantTimes:
+    """The tenant's first and last event time and its daily event counts (for data_end)."""
+
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    counts: pd.Series
+    last_by_day: pd.Series
+
+
+def tenant_times(tenant: SparkTenant) -> TenantTimes:
+    """Aggregated on Spark: one row per day with events."""
+    from pyspark.sql import functions as sf
+
+    micros = sf.unix_micros(sf.col("ts"))
+    daily = tenant.events.select(micros.alias("us")) \
+        .groupBy(sf.floor(sf.col("us") / 86_400_000_000).alias("day")) \
+        .agg(sf.count("*").alias("n"), sf.max("us").alias("last")).toPandas()
+    if daily.empty:
+        empty = pd.Series(dtype=float)
+        return TenantTimes(None, None, empty, empty)
+    days = pd.to_datetime(daily["day"].to_numpy(np.int64), unit="D", utc=True)
+    last = pd.to_datetime(daily["last"].to_numpy(np.int64), unit="us", utc=True)
+    first_us = tenant.events.select(sf.min(micros)).first()
+    assert first_us is not None
+    return TenantTimes(pd.Timestamp(int(first_us[0]), unit="us", tz="UTC"), last.max(),
+                       pd.Series(daily["n"].to_numpy(np.int64), index=days),
+                       pd.Series(last, index=days))
+
+
+def run_buckets(tenant: SparkTenant, shared: Any, run: Callable[..., pd.DataFrame],
+             schema: str) -> DataFrame:
+    """``run(task, events, customers)`` on every bucket (events and customer rows cogrouped)."""
+    from pyspark.sql import functions as sf
+
+    buckets = max(1, -(-tenant.n_customers // CUSTOMERS_PER_BUCKET))
+    index = tenant.customer_index.select(sf.col("id").alias("customer_id"),
+                                         sf.col("idx").alias("customer_idx"))
+    people = index.join(tenant.customers, "customer_id", "left") \
+        .withColumn("bucket", sf.col("customer_idx") % buckets)
+    events = tenant.events.join(index, "customer_id") \
+        .withColumn("bucket", sf.col("customer_idx") % buckets) \
+        .select("bucket", "customer_id", "item_id", "type", "value", "ts")
+
+    def apply(ev: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
+        return run(shared.value, ev, cust)
+
+    return events.groupBy("bucket").cogroup(people.select("bucket", *PEOPLE_COLUMNS)
+                                            .groupBy("bucket")).applyInPandas(apply, schema)

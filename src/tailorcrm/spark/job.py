@@ -227,7 +227,7 @@ def train_needs_spark(store: Store, tid: int, tenant: SparkTenant, artifacts: Pa
     """Train, gate and publish every need of the tenant on Spark (``spark/needs.py``); a
     need short of data is skipped, as on one machine."""
     from tailorcrm.needs.definitions import list_needs
-    from tailorcrm.spark.needs import train_and_publish_spark
+    from tailorcrm.spark.need_publish import train_and_publish_spark
 
     needs = list_needs(store, tid)
     for i, need in enumerate(needs):

@@ -35,7 +35,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,30 +51,30 @@ from tailorcrm.needs.behaviour import top_categories_of
 from tailorcrm.needs.cutoffs import data_end_daily
 from tailorcrm.needs.definitions import AnyNeed, LabelNeed
 from tailorcrm.needs.features import FeatureBuilder, feature_specs
-from tailorcrm.needs.gate import GateConfig, GateDecision
 from tailorcrm.needs.grading import binary_metrics, grade, regression_metrics
 from tailorcrm.needs.model import Calibrator, ModelConfig, NeedModel, numeric_inputs
-from tailorcrm.needs.publishing import NeedOutcome, baseline_rows, gate_and_publish
 from tailorcrm.needs.scorers import LinearScorer
-from tailorcrm.needs.scoring import restore_lists, score_rows
+from tailorcrm.needs.scoring import restore_lists
 from tailorcrm.needs.training import Evaluation
-from tailorcrm.spark.buckets import bucket_dataset
+from tailorcrm.spark.buckets import (
+    PEOPLE_COLUMNS,
+    TenantTimes,
+    bucket_dataset,
+    run_buckets,
+    tenant_times,
+)
 from tailorcrm.store.parquet_export import from_export
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from pathlib import Path
 
     from pyspark.sql import DataFrame
 
     from tailorcrm.data.dataset import Dataset
     from tailorcrm.spark.tenant import SparkTenant
-    from tailorcrm.store import Store
 
 log = logging.getLogger(__name__)
 
-CUSTOMERS_PER_BUCKET = 20_000
 ROWS_PER_PARTITION = 250_000  # encoded rows per partition of the MLlib fits
-PEOPLE_COLUMNS = ["customer_id", "consent_personalization", "consent_marketing", "attributes"]
 SAMPLE_SCHEMA = "n long, positives double, payload binary"
 ROW_SCHEMA = "customer_id string, label double, fold int, base double, z array<double>"
 SCORE_SCHEMA = "customer_id string, score double, model_version string, reasons string"
@@ -198,57 +198,6 @@ def score_part(make: RowMaker, task: NeedTask, events: pd.DataFrame, customers: 
 
 
 # -- driver side ------------------------------------------------------------------------
-@dataclass
-class TenantTimes:
-    """The tenant's first and last event time and its daily event counts (for data_end)."""
-
-    first: pd.Timestamp | None
-    last: pd.Timestamp | None
-    counts: pd.Series
-    last_by_day: pd.Series
-
-
-def tenant_times(tenant: SparkTenant) -> TenantTimes:
-    """Aggregated on Spark: one row per day with events."""
-    from pyspark.sql import functions as sf
-
-    micros = sf.unix_micros(sf.col("ts"))
-    daily = tenant.events.select(micros.alias("us")) \
-        .groupBy(sf.floor(sf.col("us") / 86_400_000_000).alias("day")) \
-        .agg(sf.count("*").alias("n"), sf.max("us").alias("last")).toPandas()
-    if daily.empty:
-        empty = pd.Series(dtype=float)
-        return TenantTimes(None, None, empty, empty)
-    days = pd.to_datetime(daily["day"].to_numpy(np.int64), unit="D", utc=True)
-    last = pd.to_datetime(daily["last"].to_numpy(np.int64), unit="us", utc=True)
-    first_us = tenant.events.select(sf.min(micros)).first()
-    assert first_us is not None
-    return TenantTimes(pd.Timestamp(int(first_us[0]), unit="us", tz="UTC"), last.max(),
-                       pd.Series(daily["n"].to_numpy(np.int64), index=days),
-                       pd.Series(last, index=days))
-
-
-def _buckets(tenant: SparkTenant, shared: Any, run: Callable[..., pd.DataFrame],
-             schema: str) -> DataFrame:
-    """``run(task, events, customers)`` on every bucket (events and customer rows cogrouped)."""
-    from pyspark.sql import functions as sf
-
-    buckets = max(1, -(-tenant.n_customers // CUSTOMERS_PER_BUCKET))
-    index = tenant.customer_index.select(sf.col("id").alias("customer_id"),
-                                         sf.col("idx").alias("customer_idx"))
-    people = index.join(tenant.customers, "customer_id", "left") \
-        .withColumn("bucket", sf.col("customer_idx") % buckets)
-    events = tenant.events.join(index, "customer_id") \
-        .withColumn("bucket", sf.col("customer_idx") % buckets) \
-        .select("bucket", "customer_id", "item_id", "type", "value", "ts")
-
-    def apply(ev: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
-        return run(shared.value, ev, cust)
-
-    return events.groupBy("bucket").cogroup(people.select("bucket", *PEOPLE_COLUMNS)
-                                            .groupBy("bucket")).applyInPandas(apply, schema)
-
-
 def _schema_only(tenant: SparkTenant, items: pd.DataFrame) -> Dataset:
     """A Dataset with the tenant's schema and items, and no customers or events."""
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in PEOPLE_COLUMNS})
@@ -369,7 +318,7 @@ def fit_need_spark(tenant: SparkTenant, need: AnyNeed, config: ModelConfig | Non
                     anchors, settings.folds,
                     min(1.0, settings.sample_customers / max(tenant.n_customers, 1)))
     # pass 1: labels and the sample
-    parts = _buckets(tenant, spark.sparkContext.broadcast(task), sample_part,
+    parts = run_buckets(tenant, spark.sparkContext.broadcast(task), sample_part,
                      SAMPLE_SCHEMA).collect()
     n = sum(int(p["n"]) for p in parts)
     _check_counts(need, n, sum(float(p["positives"]) for p in parts))
@@ -390,7 +339,7 @@ def fit_need_spark(tenant: SparkTenant, need: AnyNeed, config: ModelConfig | Non
                                                       y_sample[tr]))
     # pass 3: every labelled customer's row; folds + 1 MLlib fits
     t_rows = time.perf_counter()
-    rows = _buckets(tenant, spark.sparkContext.broadcast(task), row_part, ROW_SCHEMA) \
+    rows = run_buckets(tenant, spark.sparkContext.broadcast(task), row_part, ROW_SCHEMA) \
         .withColumn("features", array_to_vector(sf.col("z"))).drop("z")
     # every L-BFGS iteration is one Spark job over the rows: no more partitions than the
     # rows fill (a job per tiny partition is what costs on small tenants)
@@ -460,66 +409,4 @@ def _quality(raw: np.ndarray, y: np.ndarray, binary: bool) -> dict[str, float]:
     return {"roc_auc": float(roc_auc_score(y, raw)), "brier": float(brier_score_loss(y, p))}
 
 
-@dataclass
-class ModelRows:
-    """The model's score rows of one bucket (picklable, for the broadcast)."""
-
-    model: NeedModel
-    version: str
-    top: int
-
-    def __call__(self, data: Dataset) -> list[dict[str, Any]]:
-        return score_rows(self.model, data, self.version, top=self.top)
-
-
-@dataclass
-class BaselineRows:
-    """The baseline's score rows of one bucket (picklable, for the broadcast)."""
-
-    model: NeedModel
-    base: Baseline
-    decision: GateDecision
-    version: str
-
-    def __call__(self, data: Dataset) -> list[dict[str, Any]]:
-        return baseline_rows(self.model, self.base, data, self.decision, self.version)
-
-
-def spark_rows(tenant: SparkTenant, task: NeedTask, make: RowMaker) -> Iterator[dict[str, Any]]:
-    """Pass 4: the rows ``make`` gives for every bucket, streamed back to the driver."""
-    spark = tenant.events.sparkSession
-    shared = spark.sparkContext.broadcast((make, task))
-
-    def run(pair: tuple[RowMaker, NeedTask], ev: pd.DataFrame, cust: pd.DataFrame
-            ) -> pd.DataFrame:
-        return score_part(pair[0], pair[1], ev, cust)
-
-    out = _buckets(tenant, shared, run, SCORE_SCHEMA)
-    for row in out.toLocalIterator(prefetchPartitions=True):
-        yield {"customer_id": row["customer_id"], "score": float(row["score"]),
-               "model_version": row["model_version"], "reasons": json.loads(row["reasons"])}
-
-
-def train_and_publish_spark(store: Store, tid: int, tenant: SparkTenant, need: AnyNeed,
-                            artifacts: Path, *, config: ModelConfig | None = None,
-                            settings: SparkNeedsConfig | None = None,
-                            gate: GateConfig | None = None, erased_after: int | None = None,
-                            top: int = 3) -> NeedOutcome:
-    """Train ``need`` on Spark and publish it through the single-node gate."""
-    fit = fit_need_spark(tenant, need, config, settings)
-    model = fit.model
-
-    def model_rows(version: str) -> Iterator[dict[str, Any]]:
-        return spark_rows(tenant, fit.task, ModelRows(model, version, top))
-
-    def base_rows(base: Baseline, decision: GateDecision, version: str
-                  ) -> Iterator[dict[str, Any]]:
-        return spark_rows(tenant, fit.task, BaselineRows(model, base, decision, version))
-
-    return gate_and_publish(store, tid, model, fit.evaluation, artifacts,
-                            model_rows=model_rows, base_rows=base_rows, gate=gate,
-                            erased_after=erased_after)
-
-
-__all__ = ["SparkNeedFit", "SparkNeedsConfig", "fit_need_spark", "fold_of",
-           "train_and_publish_spark"]
+__all__ = ["SparkNeedFit", "SparkNeedsConfig", "fit_need_spark", "fold_of"]

@@ -86,7 +86,7 @@ def rfm_segments(tenant: SparkTenant, items: pd.DataFrame, config: RFMConfig | N
     """(customer_id, segment) of every customer, computed on Spark."""
     from pyspark.sql import functions as sf
 
-    from tailorcrm.spark.needs import _buckets, tenant_times
+    from tailorcrm.spark.buckets import run_buckets, tenant_times
 
     times = tenant_times(tenant)
     reference = (times.last.normalize() + pd.Timedelta(days=1) if times.last is not None
@@ -94,7 +94,7 @@ def rfm_segments(tenant: SparkTenant, items: pd.DataFrame, config: RFMConfig | N
     task = RFMTask(items, tenant.item_vocab, tenant.fields, tenant.event_types, reference,
                    config or RFMConfig(), tenant.customers.limit(1).count() == 0)
     spark = tenant.events.sparkSession
-    values = _buckets(tenant, spark.sparkContext.broadcast(task), bucket_values,
+    values = run_buckets(tenant, spark.sparkContext.broadcast(task), bucket_values,
                       VALUES_SCHEMA).cache()
     buyers = values.where(sf.col("recency_days").isNotNull()) \
         .withColumn("neg_recency", -sf.col("recency_days")).cache()
